@@ -1,0 +1,31 @@
+/** Roles of design/ARCHITECTURE.md. */
+export const ROLES = ['USER', 'STREAMER', 'MODERATOR', 'STAFF', 'ADMIN', 'PARTNER'] as const;
+/** A role a user can hold. */
+export type Role = (typeof ROLES)[number];
+
+/**
+ * Who is making a request, as verified by the router and handed to
+ * subgraphs. `userId` is null for anonymous callers.
+ */
+export interface Caller {
+  readonly userId: string | null;
+  readonly roles: readonly Role[];
+  /** Scopes of a partner client token; empty for interactive sessions. */
+  readonly scopes: readonly string[];
+  /** Partner API client that obtained the token, if any. */
+  readonly clientId?: string;
+  /** Refresh-token family the access token belongs to (sign-out revokes it). */
+  readonly sessionId?: string;
+}
+
+/** The caller of a request without a token. */
+export const ANONYMOUS: Caller = Object.freeze({ userId: null, roles: [], scopes: [] });
+
+/** True when the caller holds `role`; ADMIN holds every role. */
+export function hasRole(caller: Caller, role: Role): boolean {
+  return caller.roles.includes(role) || caller.roles.includes('ADMIN');
+}
+
+export function isRole(value: unknown): value is Role {
+  return typeof value === 'string' && (ROLES as readonly string[]).includes(value);
+}

@@ -1,0 +1,4 @@
+export * from './caller.js';
+export * from './tokens.js';
+export * from './internal.js';
+export * from './keys.js';

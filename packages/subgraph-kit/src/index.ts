@@ -1,0 +1,235 @@
+import { randomUUID } from 'node:crypto';
+import { createServer as createHttpServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { ApolloServer, type ApolloServerPlugin } from '@apollo/server';
+import { ApolloServerPluginDrainHttpServer } from '@apollo/server/plugin/drainHttpServer';
+import {
+  ApolloServerPluginInlineTraceDisabled,
+  ApolloServerPluginLandingPageDisabled,
+} from '@apollo/server/plugin/disabled';
+import { expressMiddleware } from '@as-integrations/express5';
+import { buildSubgraphSchema } from '@apollo/subgraph';
+import type { GraphQLResolverMap } from '@apollo/subgraph/dist/schema-helper/index.js';
+import express, { type Express } from 'express';
+import type { DocumentNode, GraphQLSchema } from 'graphql';
+import { useServer } from 'graphql-ws/use/ws';
+import { WebSocketServer } from 'ws';
+import { CALLER_HEADER, createCallerVerifier, type Caller } from '@arcadia/auth';
+import { ErrorCode, maskError, UserError } from '@arcadia/errors';
+import { createMetricsRegistry, type Logger } from '@arcadia/observability';
+
+/** What every subgraph context has: the verified caller, a request-scoped logger and id. */
+export interface BaseContext {
+  readonly caller: Caller;
+  readonly logger: Logger;
+  readonly requestId: string;
+}
+
+/** How a subgraph is put together; see {@link createSubgraphServer}. */
+export interface SubgraphOptions<TContext extends BaseContext> {
+  /** The subgraph's name in the supergraph, e.g. `accounts`. */
+  name: string;
+  typeDefs: DocumentNode;
+  resolvers: GraphQLResolverMap<TContext> | GraphQLResolverMap<TContext>[];
+  /** Secrets the router signs the caller header with (any of them verifies). */
+  internalSecrets: readonly string[];
+  logger: Logger;
+  /** Builds the per-request context (DataLoaders, a forked EntityManager, …). */
+  context: (base: BaseContext) => TContext | Promise<TContext>;
+  /** Throws when a store the subgraph needs does not answer; drives `/ready`. */
+  readiness?: () => Promise<void>;
+  /** Releases the subgraph's own resources after requests have drained. */
+  onClose?: () => Promise<void>;
+  /** Largest request body accepted, e.g. `1mb`. */
+  bodyLimit?: string;
+}
+
+/** A subgraph server that is built but not listening, so tests can start it on port 0. */
+export interface SubgraphServer {
+  readonly name: string;
+  readonly app: Express;
+  readonly httpServer: Server;
+  readonly schema: GraphQLSchema;
+  /** Starts HTTP and graphql-ws on one port; resolves to the GraphQL URL. */
+  listen(port: number, host?: string): Promise<string>;
+  /** Stops taking requests, drains open ones, closes sockets, then `onClose`. */
+  close(): Promise<void>;
+}
+
+/**
+ * Creates a federated subgraph: @apollo/subgraph schema served over HTTP
+ * (`/graphql`) and graphql-ws (same path), refusing any request that does
+ * not carry the router's signed caller header, with `/health` (alive),
+ * `/ready` (stores answer) and `/metrics`.
+ */
+export function createSubgraphServer<TContext extends BaseContext>(
+  options: SubgraphOptions<TContext>,
+): SubgraphServer {
+  const { logger } = options;
+  const verifyCaller = createCallerVerifier(options.internalSecrets);
+  const schema = buildSubgraphSchema([
+    { typeDefs: options.typeDefs, resolvers: options.resolvers as GraphQLResolverMap<unknown> },
+  ]);
+  const metrics = createMetricsRegistry(options.name);
+  const app = express();
+  app.disable('x-powered-by');
+  const httpServer = createHttpServer(app);
+
+  const wsServer = new WebSocketServer({ server: httpServer, path: '/graphql' });
+  const wsCleanup = useServer<Record<string, unknown>, { caller?: Caller }>(
+    {
+      schema,
+      onConnect: async (ctx) => {
+        try {
+          ctx.extra.caller = await verifyCaller(
+            ctx.connectionParams?.[CALLER_HEADER] as string | undefined,
+          );
+          return true;
+        } catch {
+          return false;
+        }
+      },
+      context: async (ctx) =>
+        options.context({
+          caller: ctx.extra.caller!,
+          logger: logger.child({ transport: 'ws' }),
+          requestId: randomUUID(),
+        }),
+      onError: (_ctx, _id, _payload, errors) => {
+        logger.warn({ errors: errors.map((e) => e.message) }, 'subscription error');
+      },
+    },
+    wsServer,
+  );
+
+  const wsDrain: ApolloServerPlugin = {
+    serverWillStart() {
+      return Promise.resolve({
+        async drainServer() {
+          await wsCleanup.dispose();
+        },
+      });
+    },
+  };
+
+  const apollo = new ApolloServer<TContext>({
+    schema,
+    introspection: true,
+    includeStacktraceInErrorResponses: false,
+    // closeOnSignals owns shutdown; Apollo re-raising the signal would look like a second Ctrl-C.
+    stopOnTerminationSignals: false,
+    plugins: [
+      ApolloServerPluginDrainHttpServer({ httpServer }),
+      ApolloServerPluginLandingPageDisabled(),
+      ApolloServerPluginInlineTraceDisabled(),
+      wsDrain,
+    ],
+    formatError: (formatted, error) =>
+      maskError(formatted, error, (original) =>
+        logger.error({ err: original }, 'unexpected error'),
+      ),
+  });
+
+  app.get('/health', (_req, res) => {
+    res.json({ status: 'ok', service: options.name });
+  });
+  app.get('/ready', async (_req, res) => {
+    try {
+      await options.readiness?.();
+      res.json({ status: 'ready', service: options.name });
+    } catch (error) {
+      logger.warn({ err: error }, 'not ready');
+      res.status(503).json({ status: 'unavailable', service: options.name });
+    }
+  });
+  app.get('/metrics', async (_req, res) => {
+    res.type(metrics.contentType).send(await metrics.metrics());
+  });
+
+  let started: Promise<void> | undefined;
+  const start = () => (started ??= apollo.start().then(() => mountGraphql()));
+
+  function mountGraphql() {
+    app.use(
+      '/graphql',
+      express.json({ limit: options.bodyLimit ?? '1mb' }),
+      async (req, res, next) => {
+        try {
+          res.locals.caller = await verifyCaller(req.header(CALLER_HEADER));
+          next();
+        } catch (error) {
+          const e =
+            error instanceof UserError
+              ? error
+              : new UserError(ErrorCode.UNAUTHENTICATED, 'Unauthenticated.');
+          res.status(401).json({
+            errors: [
+              {
+                message: e.message,
+                extensions: { code: e.extensions.code, reason: e.extensions.reason },
+              },
+            ],
+          });
+        }
+      },
+      expressMiddleware(apollo, {
+        context: async ({ req, res }) => {
+          const requestId = req.header('x-request-id') ?? randomUUID();
+          return options.context({
+            caller: res.locals.caller as Caller,
+            logger: logger.child({ requestId }),
+            requestId,
+          });
+        },
+      }),
+    );
+  }
+
+  return {
+    name: options.name,
+    app,
+    httpServer,
+    schema,
+    async listen(port, host = '127.0.0.1') {
+      await start();
+      await new Promise<void>((resolve, reject) => {
+        httpServer.once('error', reject);
+        httpServer.listen(port, host, () => {
+          httpServer.off('error', reject);
+          resolve();
+        });
+      });
+      const address = httpServer.address() as AddressInfo;
+      const url = `http://${host}:${address.port}/graphql`;
+      logger.info({ url }, `${options.name} subgraph listening`);
+      return url;
+    },
+    async close() {
+      if (started) await apollo.stop();
+      else if (httpServer.listening) await new Promise((r) => httpServer.close(r));
+      await options.onClose?.();
+    },
+  };
+}
+
+/**
+ * Runs `close` once on SIGTERM/SIGINT and exits; a second signal exits at once.
+ * For `src/index.ts` of services and workers.
+ */
+export function closeOnSignals(close: () => Promise<void>, logger: Logger): void {
+  let closing = false;
+  const onSignal = (signal: NodeJS.Signals) => {
+    if (closing) process.exit(1);
+    closing = true;
+    logger.info({ signal }, 'shutting down');
+    close().then(
+      () => process.exit(0),
+      (error: unknown) => {
+        logger.error({ err: error }, 'shutdown failed');
+        process.exit(1);
+      },
+    );
+  };
+  process.on('SIGTERM', onSignal);
+  process.on('SIGINT', onSignal);
+}

@@ -1,0 +1,3 @@
+export * from './ids.js';
+export * from './postgres.js';
+export * from './supergraph.js';

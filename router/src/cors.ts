@@ -1,0 +1,45 @@
+import cors from 'cors';
+import type { RequestHandler } from 'express';
+
+function escapeRegExp(text: string): string {
+  return text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+}
+
+/**
+ * Turns an allowed-origin pattern into a matcher. `:*` at the end matches
+ * any port (or none); another `*` matches exactly one DNS label, so
+ * `https://*.example.com` can never match `https://example.com.evil.net`.
+ */
+export function originMatcher(pattern: string): (origin: string) => boolean {
+  if (!pattern.includes('*')) {
+    const exact = pattern.replace(/\/+$/, '').toLowerCase();
+    return (origin) => origin.toLowerCase() === exact;
+  }
+  const source = escapeRegExp(pattern.replace(/\/+$/, '').toLowerCase())
+    .replace(/:\\\*$/, '(?::\\d{1,5})?')
+    .replace(/\\\*/g, '[a-z0-9-]+');
+  const regex = new RegExp(`^${source}$`);
+  return (origin) => regex.test(origin.toLowerCase());
+}
+
+/**
+ * CORS for the GraphQL endpoint. Requests without an `Origin` (curl, servers,
+ * same-origin) are not CORS requests and pass; `*` in the list allows every
+ * origin. Credentials stay off: clients authenticate with bearer tokens, not
+ * cookies.
+ */
+export function corsMiddleware(allowedOrigins: readonly string[]): RequestHandler {
+  const allowAll = allowedOrigins.includes('*');
+  const matchers = allowedOrigins.map(originMatcher);
+  return cors({
+    origin: allowAll
+      ? true
+      : (origin, callback) => {
+          callback(null, origin === undefined || matchers.some((match) => match(origin)));
+        },
+    methods: ['GET', 'POST', 'OPTIONS'],
+    // Lets browser clients quote the id when they report a problem.
+    exposedHeaders: ['x-request-id'],
+    maxAge: 600,
+  });
+}

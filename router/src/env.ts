@@ -1,0 +1,72 @@
+import { fileURLToPath } from 'node:url';
+import { z } from 'zod';
+import { env, parseEnv, servicesEnv } from '@arcadia/config';
+
+/** The composed supergraph of this repository (`npm run compose` writes it). */
+const defaultSupergraphPath = fileURLToPath(
+  new URL('../../schema/supergraph.graphql', import.meta.url),
+);
+
+/**
+ * Local development tools and Apollo Studio's hosted Sandbox. `:*` stands for
+ * any port, `*` elsewhere for one DNS label (see `cors.ts`).
+ */
+const defaultCorsOrigins = [
+  'http://localhost:*',
+  'http://127.0.0.1:*',
+  'https://studio.apollographql.com',
+];
+
+const shape = {
+  PORT: env.port(4000),
+  /** Interface to listen on; 0.0.0.0 so a container's port mapping reaches it. */
+  HOST: z.string().default('0.0.0.0'),
+  /** Federation 2 supergraph SDL the router serves (read by main.ts only). */
+  SUPERGRAPH_PATH: z.string().default(defaultSupergraphPath),
+  /** `name=url,…`: replaces the URL the supergraph's join__graph gives a subgraph. */
+  SUBGRAPH_URLS: env.map(),
+  /** Verify access tokens against this JWKS instead of the local key material. */
+  JWKS_URL: z.url().optional(),
+  /** Browser origins allowed to call the router; `*` allows any origin. */
+  CORS_ORIGINS: env.list(defaultCorsOrigins),
+  MAX_DEPTH: env.int(15),
+  MAX_ALIASES: env.int(30),
+  MAX_COST: env.int(5000),
+  MAX_TOKENS: env.int(5000),
+  MAX_ROOT_FIELDS: env.int(20),
+  MAX_DIRECTIVES: env.int(50),
+  /** Largest accepted request body, in `bytes` notation (`100kb`, `1mb`). */
+  BODY_LIMIT: z
+    .string()
+    .regex(/^\d+(\.\d+)?\s*(b|kb|mb)?$/i, 'expected a size such as 100kb or 1mb')
+    .default('100kb'),
+  /** Schema introspection for Sandbox and codegen; the schema is public API anyway. */
+  INTROSPECTION: env.bool(true),
+  /** Per-fetch budget for one subgraph request, headers and body included. */
+  SUBGRAPH_TIMEOUT_MS: z.coerce.number().int().min(1).default(10_000),
+  /** How long `/ready` waits for each subgraph's `/health`. */
+  READY_TIMEOUT_MS: z.coerce.number().int().min(1).default(1_000),
+  /** How long a registered persisted query stays in Redis. */
+  APQ_TTL_SECONDS: z.coerce
+    .number()
+    .int()
+    .min(1)
+    .default(7 * 24 * 3600),
+  /** Namespace of the router's Redis keys, so deployments and tests can share a server. */
+  REDIS_KEY_PREFIX: z.string().default('arcadia:router:'),
+  LOG_LEVEL: env.logLevel(),
+  NODE_ENV: env.nodeEnv(),
+  ...servicesEnv.redis,
+  ...servicesEnv.keys,
+};
+
+/** The router's validated, frozen configuration. */
+export type RouterConfig = ReturnType<typeof parseRouterEnv>;
+
+/**
+ * Reads the router configuration from `source`; every variable has a
+ * localhost default. Throws a ConfigError listing every invalid variable.
+ */
+export function parseRouterEnv(source: Record<string, string | undefined> = process.env) {
+  return parseEnv('router', shape, source);
+}

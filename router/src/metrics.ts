@@ -1,0 +1,59 @@
+import { Counter, createMetricsRegistry, Histogram, type Registry } from '@arcadia/observability';
+
+/** The router's Prometheus metrics, on a registry of their own (one per router instance). */
+export interface RouterMetrics {
+  readonly registry: Registry;
+  /** `outcome`: `success`, `partial` (data and errors) or `error`. */
+  readonly requests: Counter<'operation' | 'outcome'>;
+  readonly requestDuration: Histogram<'operation'>;
+  readonly subgraphFetchDuration: Histogram<'service'>;
+  readonly subgraphFetchErrors: Counter<'service'>;
+  /** The `operation` label for an operation name, bounded in cardinality. */
+  operationLabel(name: string | null | undefined): string;
+}
+
+// Operation names come from clients; past this many distinct ones, new names
+// share one label so a client cannot grow the registry without bound.
+const MAX_OPERATION_LABELS = 500;
+
+/** Creates the router's metrics on a fresh registry. */
+export function createRouterMetrics(): RouterMetrics {
+  const registry = createMetricsRegistry('router');
+  const seen = new Set<string>();
+  return {
+    registry,
+    requests: new Counter({
+      name: 'graphql_requests_total',
+      help: 'GraphQL requests by operation name and outcome.',
+      labelNames: ['operation', 'outcome'],
+      registers: [registry],
+    }),
+    requestDuration: new Histogram({
+      name: 'graphql_request_duration_seconds',
+      help: 'Time from receiving a GraphQL request to the end of its response.',
+      labelNames: ['operation'],
+      buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
+      registers: [registry],
+    }),
+    subgraphFetchDuration: new Histogram({
+      name: 'subgraph_fetch_duration_seconds',
+      help: 'Duration of one fetch from the router to a subgraph, body included.',
+      labelNames: ['service'],
+      buckets: [0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
+      registers: [registry],
+    }),
+    subgraphFetchErrors: new Counter({
+      name: 'subgraph_fetch_errors_total',
+      help: 'Subgraph fetches that failed: unreachable, timed out or answered 5xx.',
+      labelNames: ['service'],
+      registers: [registry],
+    }),
+    operationLabel(name) {
+      if (!name) return 'anonymous';
+      if (seen.has(name)) return name;
+      if (seen.size >= MAX_OPERATION_LABELS) return 'other';
+      seen.add(name);
+      return name;
+    },
+  };
+}

@@ -1,0 +1,9 @@
+#!/usr/bin/env bash
+# `npm test`: dependencies, local services, a composition check, then every test.
+# Extra arguments go to vitest (e.g. `npm test -- subgraphs/accounts`).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash scripts/ensure-deps.sh
+bash scripts/services/services.sh start
+npm run -s compose -- --check
+exec npx vitest run "$@"

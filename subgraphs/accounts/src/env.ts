@@ -1,0 +1,41 @@
+import { z } from 'zod';
+import { ConfigError, env, parseEnv, servicesEnv } from '@arcadia/config';
+
+const shape = {
+  PORT: env.port(4001),
+  /** Interface to listen on; 0.0.0.0 in a container. */
+  HOST: z.string().default('127.0.0.1'),
+  DATABASE_URL: env.url('postgres://arcadia:arcadia@127.0.0.1:5432/arcadia_accounts'),
+  /**
+   * Emails that become ADMIN at sign-up, or at their next sign-in when added
+   * later. The way to get the first ADMIN without a default password.
+   */
+  ADMIN_EMAILS: env.list().transform((emails) => emails.map((e) => e.toLowerCase())),
+  ACCESS_TOKEN_TTL_SECONDS: z.coerce.number().int().min(1).default(900),
+  REFRESH_TOKEN_TTL_DAYS: z.coerce.number().int().min(1).default(30),
+  // argon2id cost: the defaults are OWASP's recommendation (19 MiB, 2 passes,
+  // 1 lane). Tests lower them; production should not.
+  ARGON2_MEMORY_KIB: z.coerce.number().int().min(8).max(4_194_304).default(19_456),
+  ARGON2_TIME_COST: z.coerce.number().int().min(1).max(100).default(2),
+  ARGON2_PARALLELISM: z.coerce.number().int().min(1).max(255).default(1),
+  LOG_LEVEL: env.logLevel(),
+  ...servicesEnv.keys,
+};
+
+/** The accounts subgraph's validated configuration. */
+export type AccountsConfig = ReturnType<typeof parseAccountsEnv>;
+
+/**
+ * Reads the accounts configuration from `source` (the process environment by
+ * default); throws a ConfigError listing every invalid variable.
+ */
+export function parseAccountsEnv(source: Record<string, string | undefined> = process.env) {
+  const config = parseEnv('accounts', shape, source);
+  if (config.ARGON2_MEMORY_KIB < 8 * config.ARGON2_PARALLELISM) {
+    // argon2 needs at least 8 KiB per lane; say so at start-up, not at the first sign-up.
+    throw new ConfigError('accounts', [
+      'ARGON2_MEMORY_KIB: must be at least 8 × ARGON2_PARALLELISM',
+    ]);
+  }
+  return config;
+}

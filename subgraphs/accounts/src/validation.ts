@@ -1,0 +1,96 @@
+import { z } from 'zod';
+import { ErrorCode, userError } from '@arcadia/errors';
+
+// Control characters (C0, DEL, C1) never belong in a name shown to others:
+// they break layouts and can hide text.
+const CONTROL_CHARS = /\p{Cc}/u;
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+const codePoints = (s: string) => [...s].length;
+
+/** 3–24 letters, digits or underscores (ASCII, so case folding is unambiguous). */
+export const handleSchema = z
+  .string()
+  .regex(/^[A-Za-z0-9_]{3,24}$/, 'Handle must be 3–24 letters, digits or underscores.');
+
+/** An email address, trimmed; at most 254 characters as SMTP allows. */
+export const emailSchema = z
+  .string()
+  .trim()
+  .max(254, 'Email must be at most 254 characters.')
+  .pipe(z.email('Email must be a valid email address.'));
+
+/** 10–256 characters; not trimmed, every character counts. */
+export const passwordSchema = z
+  .string()
+  .min(10, 'Password must be at least 10 characters.')
+  .max(256, 'Password must be at most 256 characters.');
+
+/** 1–50 characters after trimming, no control characters. */
+export const displayNameSchema = z
+  .string()
+  .trim()
+  .refine((s) => codePoints(s) >= 1, 'Display name must not be empty.')
+  .refine((s) => codePoints(s) <= 50, 'Display name must be at most 50 characters.')
+  .refine((s) => !CONTROL_CHARS.test(s), 'Display name must not contain control characters.');
+
+/** Input of `signUp`. */
+export const signUpSchema = z.object({
+  handle: handleSchema,
+  email: emailSchema,
+  password: passwordSchema,
+  displayName: displayNameSchema,
+});
+
+/** A validated `signUp` input. */
+export type SignUpData = z.infer<typeof signUpSchema>;
+
+/** One scope of an API client, e.g. `games:publish`. */
+export const scopeSchema = z
+  .string()
+  .regex(
+    /^[A-Za-z0-9][A-Za-z0-9_.:-]{0,63}$/,
+    'Each scope must be 1–64 letters, digits or `_ . : -`, starting with a letter or digit.',
+  );
+
+/** Input of `createApiClient`. */
+export const apiClientSchema = z.object({
+  name: z
+    .string()
+    .trim()
+    .min(1, 'Name must not be empty.')
+    .max(100, 'Name must be at most 100 characters.')
+    .refine((s) => !CONTROL_CHARS.test(s), 'Name must not contain control characters.'),
+  scopes: z
+    .array(scopeSchema)
+    .min(1, 'At least one scope is required.')
+    .max(32, 'At most 32 scopes are allowed.')
+    .refine((list) => new Set(list).size === list.length, 'Scopes must not repeat.'),
+});
+
+/** A validated `createApiClient` input. */
+export type ApiClientData = z.infer<typeof apiClientSchema>;
+
+/** True for a well-formed UUID; ids that are not cannot exist, so no query is needed. */
+export function isUuid(value: string): boolean {
+  return UUID.test(value);
+}
+
+/**
+ * Parses user input or throws BAD_USER_INPUT. `extensions.field` names the
+ * first offending field (the top-level argument or input field) so a form can
+ * point at it; `extensions.issues` lists every problem.
+ */
+export function parseInput<S extends z.ZodType>(schema: S, value: unknown): z.infer<S> {
+  const result = schema.safeParse(value);
+  if (result.success) return result.data;
+  const issues = result.error.issues.map((issue) => ({
+    field: issue.path.length ? String(issue.path[0]) : null,
+    message: issue.message,
+  }));
+  const first = issues[0]!;
+  throw userError(ErrorCode.BAD_USER_INPUT, first.message, {
+    field: first.field,
+    issues,
+  });
+}

@@ -1,0 +1,226 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startAccounts, type AccountsHarness } from './harness.js';
+import {
+  claims,
+  failure,
+  ME,
+  newAccount,
+  ok,
+  REFRESH,
+  SIGN_IN,
+  SIGN_OUT,
+  SIGN_UP,
+  signUp,
+  type Session,
+  type UserData,
+} from './operations.js';
+
+let h: AccountsHarness;
+beforeAll(async () => {
+  h = await startAccounts();
+});
+afterAll(() => h?.stop());
+
+const countUsers = async () => Number((await h.sql('select count(*) as n from users'))[0]!.n);
+const refresh = (token: string) =>
+  h.request<{ refreshSession: Session }>(REFRESH, { variables: { t: token } });
+
+describe('signing up', () => {
+  it('creates a USER and signs them in with a token that works for me', async () => {
+    const session = await signUp(h, { displayName: '  Ada Lovelace  ' });
+    expect(session.user).toMatchObject({
+      handle: session.input.handle,
+      displayName: 'Ada Lovelace',
+      roles: ['USER'],
+      email: session.input.email,
+    });
+    expect(new Date(session.expiresAt).getTime()).toBeGreaterThan(Date.now());
+    expect(claims(session.accessToken)).toMatchObject({ sub: session.user.id, roles: ['USER'] });
+
+    const { me } = ok(await h.request<{ me: UserData }>(ME, { token: session.accessToken }));
+    expect(me).toEqual(session.user);
+  });
+
+  it('stores an argon2id hash of the password and only a hash of the refresh token', async () => {
+    const session = await signUp(h);
+    const [user] = await h.sql('select password_hash from users where id = $1', [session.user.id]);
+    expect(user!.password_hash).toMatch(/^\$argon2id\$/);
+    expect(user!.password_hash).not.toContain(session.input.password);
+    const [id, secret] = session.refreshToken.split('.');
+    const [token] = await h.sql('select secret_hash from refresh_tokens where id = $1', [id]);
+    expect(token!.secret_hash).toMatch(/^[0-9a-f]{64}$/);
+    expect(token!.secret_hash).not.toContain(secret);
+  });
+
+  it('refuses a handle or email taken in another case with CONFLICT and writes nothing', async () => {
+    const first = await signUp(h);
+    const before = await countUsers();
+
+    const sameHandle = await h.request(SIGN_UP, {
+      variables: { input: newAccount({ handle: first.input.handle.toUpperCase() }) },
+    });
+    expect(failure(sameHandle).extensions).toMatchObject({ code: 'CONFLICT', field: 'handle' });
+
+    const sameEmail = await h.request(SIGN_UP, {
+      variables: { input: newAccount({ email: first.input.email.toUpperCase() }) },
+    });
+    expect(failure(sameEmail).extensions).toMatchObject({ code: 'CONFLICT', field: 'email' });
+    expect(await countUsers()).toBe(before);
+  });
+
+  it('gives exactly one of two concurrent sign-ups for the same handle the account', async () => {
+    const handle = newAccount().handle;
+    const results = await Promise.all(
+      [0, 1].map(() => h.request(SIGN_UP, { variables: { input: newAccount({ handle }) } })),
+    );
+    expect(results.filter((r) => !r.errors)).toHaveLength(1);
+    expect(failure(results.find((r) => r.errors)!).extensions?.code).toBe('CONFLICT');
+  });
+
+  it.each([
+    ['handle', { handle: 'ab' }],
+    ['handle', { handle: 'has space' }],
+    ['handle', { handle: 'x'.repeat(25) }],
+    ['email', { email: 'not-an-email' }],
+    ['password', { password: 'short' }],
+    ['password', { password: 'p'.repeat(257) }],
+    ['displayName', { displayName: '   ' }],
+    ['displayName', { displayName: 'bell\u0007' }],
+    ['displayName', { displayName: 'n'.repeat(51) }],
+  ])('refuses an invalid %s with BAD_USER_INPUT and writes nothing', async (field, override) => {
+    const before = await countUsers();
+    const response = await h.request(SIGN_UP, { variables: { input: newAccount(override) } });
+    const error = failure(response);
+    expect(error.extensions).toMatchObject({ code: 'BAD_USER_INPUT', field });
+    expect(error.message).toMatch(/\w/);
+    expect(await countUsers()).toBe(before);
+  });
+});
+
+describe('signing in', () => {
+  it('accepts the email in any case and the right password', async () => {
+    const { input, user } = await signUp(h);
+    const { signIn } = ok(
+      await h.request<{ signIn: Session }>(SIGN_IN, {
+        variables: { email: input.email.toUpperCase(), password: input.password },
+      }),
+    );
+    expect(signIn.user.id).toBe(user.id);
+    expect(ok(await h.request<{ me: UserData }>(ME, { token: signIn.accessToken })).me.id).toBe(
+      user.id,
+    );
+  });
+
+  it('answers a wrong password and an unknown email with the same error', async () => {
+    const { input } = await signUp(h);
+    const wrongPassword = failure(
+      await h.request(SIGN_IN, { variables: { email: input.email, password: 'not the password' } }),
+    );
+    const unknownEmail = failure(
+      await h.request(SIGN_IN, {
+        variables: { email: 'nobody@example.com', password: input.password },
+      }),
+    );
+    expect(wrongPassword.extensions?.code).toBe('UNAUTHENTICATED');
+    expect(wrongPassword.message).toBe('Invalid email or password.');
+    expect({ message: unknownEmail.message, code: unknownEmail.extensions?.code }).toEqual({
+      message: wrongPassword.message,
+      code: wrongPassword.extensions?.code,
+    });
+  });
+
+  it('gives me as null to an anonymous caller', async () => {
+    expect(ok(await h.request(ME)).me).toBeNull();
+  });
+});
+
+describe('refreshing a session', () => {
+  it('rotates: a new pair in the same session, the old refresh token spent', async () => {
+    const session = await signUp(h);
+    const { refreshSession: next } = ok(await refresh(session.refreshToken));
+    expect(next.refreshToken).not.toBe(session.refreshToken);
+    expect(next.user.id).toBe(session.user.id);
+    expect(claims(next.accessToken).sid).toBe(claims(session.accessToken).sid);
+    expect(ok(await h.request<{ me: UserData }>(ME, { token: next.accessToken })).me.id).toBe(
+      session.user.id,
+    );
+    const { refreshSession: third } = ok(await refresh(next.refreshToken));
+    expect(third.refreshToken).not.toBe(next.refreshToken);
+  });
+
+  it('revokes the whole family when a rotated refresh token is used again', async () => {
+    const session = await signUp(h);
+    const { refreshSession: next } = ok(await refresh(session.refreshToken));
+
+    const replay = failure(await refresh(session.refreshToken));
+    expect(replay.extensions?.code).toBe('UNAUTHENTICATED');
+    // The legitimate holder's newer token dies with the family.
+    expect(failure(await refresh(next.refreshToken)).extensions?.code).toBe('UNAUTHENTICATED');
+    const rows = await h.sql('select revoked_at from refresh_tokens where id = $1', [
+      next.refreshToken.split('.')[0],
+    ]);
+    expect(rows[0]!.revoked_at).not.toBeNull();
+  });
+
+  it('lets only one of two concurrent refreshes of the same token win', async () => {
+    const session = await signUp(h);
+    const results = await Promise.all([
+      refresh(session.refreshToken),
+      refresh(session.refreshToken),
+    ]);
+    expect(results.filter((r) => !r.errors)).toHaveLength(1);
+  });
+
+  it.each([
+    ['garbage', 'not-a-token'],
+    [
+      'an unknown id',
+      '00000000-0000-4000-8000-000000000000.AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA',
+    ],
+  ])('refuses %s with UNAUTHENTICATED', async (_what, token) => {
+    expect(failure(await refresh(token)).extensions?.code).toBe('UNAUTHENTICATED');
+  });
+
+  it('refuses a token whose secret does not match, without spending it', async () => {
+    const session = await signUp(h);
+    const [id] = session.refreshToken.split('.');
+    const forged = `${id}.${'A'.repeat(43)}`;
+    expect(failure(await refresh(forged)).extensions?.code).toBe('UNAUTHENTICATED');
+    ok(await refresh(session.refreshToken));
+  });
+
+  it('refuses an expired refresh token', async () => {
+    const session = await signUp(h);
+    await h.sql(
+      "update refresh_tokens set expires_at = now() - interval '1 second' where id = $1",
+      [session.refreshToken.split('.')[0]],
+    );
+    expect(failure(await refresh(session.refreshToken)).extensions?.code).toBe('UNAUTHENTICATED');
+  });
+});
+
+describe('signing out', () => {
+  it('ends the session: its refresh token no longer works', async () => {
+    const session = await signUp(h);
+    const { refreshSession: next } = ok(await refresh(session.refreshToken));
+    expect(
+      ok(await h.request<{ signOut: boolean }>(SIGN_OUT, { token: next.accessToken })).signOut,
+    ).toBe(true);
+    expect(failure(await refresh(next.refreshToken)).extensions?.code).toBe('UNAUTHENTICATED');
+  });
+
+  it("leaves the user's other sessions alone", async () => {
+    const first = await signUp(h);
+    const { signIn: second } = ok(
+      await h.request<{ signIn: Session }>(SIGN_IN, {
+        variables: { email: first.input.email, password: first.input.password },
+      }),
+    );
+    ok(await h.request(SIGN_OUT, { token: first.accessToken }));
+    ok(await refresh(second.refreshToken));
+  });
+
+  it('asks an anonymous caller to sign in first', async () => {
+    expect(failure(await h.request(SIGN_OUT)).extensions?.code).toBe('UNAUTHENTICATED');
+  });
+});
