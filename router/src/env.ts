@@ -54,6 +54,13 @@ const shape = {
     .default(7 * 24 * 3600),
   /** Namespace of the router's Redis keys, so deployments and tests can share a server. */
   REDIS_KEY_PREFIX: z.string().default('arcadia:router:'),
+  /** Reconnection attempts to a subgraph's subscription socket before clients get an error. */
+  SUBSCRIPTION_RETRY_ATTEMPTS: env.int(8),
+  /** First reconnection wait; doubles per attempt up to SUBSCRIPTION_RETRY_MAX_MS. */
+  SUBSCRIPTION_RETRY_BASE_MS: env.int(500),
+  SUBSCRIPTION_RETRY_MAX_MS: env.int(30_000),
+  /** Events queued for one client subscription before the client counts as too slow and is cut off. */
+  SUBSCRIPTION_CLIENT_BUFFER: env.int(1_000),
   LOG_LEVEL: env.logLevel(),
   NODE_ENV: env.nodeEnv(),
   ...servicesEnv.redis,

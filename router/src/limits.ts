@@ -1,8 +1,10 @@
 import type { ApolloServerPlugin, BaseContext } from '@apollo/server';
 import { ApolloArmor } from '@escape.tech/graphql-armor';
 import {
+  type DocumentNode,
   type GraphQLError,
   Kind,
+  parse,
   Lexer,
   Source,
   TokenKind,
@@ -183,4 +185,20 @@ export function queryLimits(limits: QueryLimits): {
     plugins: [...(armor.plugins as ApolloServerPlugin<BaseContext>[]), tokenLimit],
     parseOptions: { maxTokens: limits.maxTokens },
   };
+}
+
+/**
+ * Parses an operation for the transports Apollo Server does not handle
+ * (graphql-ws, SSE) under the same token limit: too many tokens is
+ * QUERY_TOO_COMPLEX, any other failure the parser's own syntax error.
+ */
+export function parseOperation(source: string, maxTokens: number): DocumentNode {
+  try {
+    return parse(source, { maxTokens });
+  } catch (error) {
+    if (exceedsTokens(source, maxTokens)) {
+      throw tooComplex(`Token limit of ${maxTokens} exceeded.`, 'tokens');
+    }
+    throw error;
+  }
 }

@@ -30,6 +30,11 @@ import {
 } from './request-context.js';
 import { enterRequestScope, requestLog, requestRecordPlugin } from './request-log.js';
 import { CallerForwardingDataSource, createSubgraphFetcher } from './subgraph-data-source.js';
+import { SubscriptionEngine } from './subscriptions/engine.js';
+import { createSubscriptionMetrics } from './subscriptions/metrics.js';
+import { SubscriptionPlanner } from './subscriptions/planner.js';
+import { createPreparer } from './subscriptions/prepare.js';
+import { serveWebSocket, sseHandler } from './subscriptions/transports.js';
 
 /** A router that is built but not listening, so tests can start it on port 0. */
 export interface Router {
@@ -74,15 +79,16 @@ function displayUrl(host: string, port: number): string {
 export async function createRouter(deps: RouterDeps): Promise<Router> {
   const { config, supergraphSdl, keys, logger } = deps;
   const metrics = createRouterMetrics();
-  const authenticate = createAuthenticator(
-    config.JWKS_URL
-      ? createTokenVerifier({ jwksUrl: config.JWKS_URL })
-      : createTokenVerifier({ jwks: publicJwks(keys.jwtKeys) }),
-  );
+  const verifier = config.JWKS_URL
+    ? createTokenVerifier({ jwksUrl: config.JWKS_URL })
+    : createTokenVerifier({ jwks: publicJwks(keys.jwtKeys) });
+  const authenticate = createAuthenticator(verifier);
   const signCaller: (caller: Caller) => Promise<string> = createCallerSigner(keys.internalSecrets);
 
   // name → GraphQL URL of every subgraph the gateway talks to (for /ready).
   const subgraphs = new Map<string, string>();
+  // name → the data source the gateway fetches with; subscriptions reuse them for entity fetches.
+  const dataSources = new Map<string, CallerForwardingDataSource>();
   const gateway = new ApolloGateway({
     supergraphSdl,
     logger: logger.child({ component: 'gateway' }),
@@ -98,7 +104,9 @@ export async function createRouter(deps: RouterDeps): Promise<Router> {
         metrics,
         logger,
       });
-      return new CallerForwardingDataSource({ name, url: target, fetcher }, signCaller);
+      const dataSource = new CallerForwardingDataSource({ name, url: target, fetcher }, signCaller);
+      dataSources.set(name, dataSource);
+      return dataSource;
     },
   });
 
@@ -129,6 +137,7 @@ export async function createRouter(deps: RouterDeps): Promise<Router> {
     blockFieldSuggestions: !config.INTROSPECTION,
   });
 
+  const formatError = createFormatError(logger);
   const apollo = new ApolloServer<RouterContext>({
     gateway,
     nodeEnv: config.NODE_ENV,
@@ -150,7 +159,7 @@ export async function createRouter(deps: RouterDeps): Promise<Router> {
     },
     validationRules: limits.validationRules,
     parseOptions: limits.parseOptions,
-    formatError: createFormatError(logger),
+    formatError,
     plugins: [
       ApolloServerPluginDrainHttpServer({ httpServer }),
       ApolloServerPluginLandingPageLocalDefault({ embed: true }),
@@ -165,6 +174,39 @@ export async function createRouter(deps: RouterDeps): Promise<Router> {
     redis.disconnect();
     throw error;
   }
+  const planner = new SubscriptionPlanner(supergraphSdl);
+  const subscriptionMetrics = createSubscriptionMetrics(metrics.registry);
+  const engine = new SubscriptionEngine({
+    planner,
+    dataSources,
+    subgraphUrls: subgraphs,
+    signCaller,
+    formatError,
+    logger: logger.child({ component: 'subscriptions' }),
+    metrics: subscriptionMetrics,
+    retry: {
+      attempts: config.SUBSCRIPTION_RETRY_ATTEMPTS,
+      baseDelayMs: config.SUBSCRIPTION_RETRY_BASE_MS,
+      maxDelayMs: config.SUBSCRIPTION_RETRY_MAX_MS,
+    },
+    clientQueueCapacity: config.SUBSCRIPTION_CLIENT_BUFFER,
+  });
+  const transportDeps = {
+    engine,
+    prepare: createPreparer({
+      planner,
+      validationRules: limits.validationRules,
+      maxTokens: config.MAX_TOKENS,
+      formatError,
+    }),
+    verifier,
+    signCaller,
+    apollo,
+    metrics: subscriptionMetrics,
+    logger,
+  };
+  const webSocket = serveWebSocket(httpServer, '/graphql', transportDeps);
+
   const unknown = Object.keys(config.SUBGRAPH_URLS).filter((name) => !subgraphs.has(name));
   if (unknown.length) {
     logger.warn({ unknown }, 'SUBGRAPH_URLS names subgraphs the supergraph does not have');
@@ -190,6 +232,8 @@ export async function createRouter(deps: RouterDeps): Promise<Router> {
     requestLog({ logger, metrics }),
     corsMiddleware(config.CORS_ORIGINS),
     express.json({ limit: config.BODY_LIMIT }),
+    // `Accept: text/event-stream`: subscriptions over SSE; anything else falls through to Apollo.
+    sseHandler(transportDeps),
     enterRequestScope,
     expressMiddleware(apollo, {
       context: async ({ req, res }): Promise<RouterContext> => {
@@ -233,7 +277,10 @@ export async function createRouter(deps: RouterDeps): Promise<Router> {
     },
     close() {
       closing ??= (async () => {
-        // Drains in-flight requests (drain plugin) and stops the gateway.
+        // Subscriptions complete first (clients see `complete`), then their
+        // sockets close; then in-flight requests drain and the gateway stops.
+        await engine.close();
+        await webSocket.close();
         await apollo.stop();
         if (redis.status === 'ready') {
           await redis.quit().catch(() => redis.disconnect());

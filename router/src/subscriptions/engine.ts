@@ -1,0 +1,500 @@
+import { createHash, randomUUID } from 'node:crypto';
+import {
+  executeQueryPlan,
+  type GraphQLDataSource,
+  type GraphQLDataSourceProcessOptions,
+} from '@apollo/gateway';
+import type { QueryPlan } from '@apollo/query-planner';
+import {
+  GraphQLError,
+  print,
+  type DocumentNode,
+  type FormattedExecutionResult,
+  type GraphQLFormattedError,
+} from 'graphql';
+import { createClient, type Client } from 'graphql-ws';
+import WebSocket from 'ws';
+import { ANONYMOUS, CALLER_HEADER, type Caller } from '@arcadia/auth';
+import { ErrorCode, UserError } from '@arcadia/errors';
+import type { Logger } from '@arcadia/observability';
+import type { RouterContext } from '../request-context.js';
+import { lazySignature, newRequestRecord } from '../request-context.js';
+import { Channel } from './channel.js';
+import type { SubscriptionMetrics } from './metrics.js';
+import type { SubscriptionPlan, SubscriptionPlanner } from './planner.js';
+
+/** What a client receives for each event: a GraphQL result, errors already formatted. */
+export interface SubscriptionEvent {
+  data?: Record<string, unknown> | null;
+  errors?: readonly GraphQLFormattedError[];
+}
+
+/** How the router reconnects to a subgraph whose socket dropped. */
+export interface RetryPolicy {
+  /** Reconnection attempts before clients get an error and a completion. */
+  attempts: number;
+  /** First wait; doubles per attempt up to `maxDelayMs`, plus jitter. */
+  baseDelayMs: number;
+  maxDelayMs: number;
+}
+
+/** What the engine needs from the router. */
+export interface SubscriptionEngineDeps {
+  planner: SubscriptionPlanner;
+  /** The gateway's data sources by subgraph name, used for the per-event entity fetches. */
+  dataSources: ReadonlyMap<string, GraphQLDataSource<RouterContext>>;
+  /** GraphQL URL of each subgraph; its graphql-ws endpoint is the same path. */
+  subgraphUrls: ReadonlyMap<string, string>;
+  signCaller: (caller: Caller) => Promise<string>;
+  formatError: (formatted: GraphQLFormattedError, error: unknown) => GraphQLFormattedError;
+  logger: Logger;
+  metrics: SubscriptionMetrics;
+  retry: RetryPolicy;
+  /** Events buffered per client before it counts as too slow and is dropped. */
+  clientQueueCapacity: number;
+}
+
+/** One client's subscription, as the transports hand it to the engine. */
+export interface SubscribeArgs {
+  plan: SubscriptionPlan;
+  document: DocumentNode;
+  operationName: string | null | undefined;
+  /** Coerced variable values of the whole operation. */
+  variables: Record<string, unknown>;
+  caller: Caller;
+  /** `ws` or `sse`, for metrics. */
+  transport: string;
+  /** Cuts the client off when it falls too far behind (closes its socket or stream). */
+  onSlowConsumer: () => void;
+}
+
+function stableJson(value: unknown): string {
+  if (value === null || typeof value !== 'object') return JSON.stringify(value) ?? 'null';
+  if (Array.isArray(value)) return `[${value.map(stableJson).join(',')}]`;
+  const entries = Object.entries(value as Record<string, unknown>)
+    .filter(([, v]) => v !== undefined)
+    .sort(([a], [b]) => (a < b ? -1 : 1));
+  return `{${entries.map(([k, v]) => `${JSON.stringify(k)}:${stableJson(v)}`).join(',')}}`;
+}
+
+function hash(...parts: string[]): string {
+  const h = createHash('sha256');
+  for (const part of parts) h.update(part).update('\0');
+  return h.digest('base64url');
+}
+
+/** Two callers with the same key see the same events. */
+function callerKey(caller: Caller): string {
+  return stableJson({
+    u: caller.userId,
+    r: [...caller.roles].sort(),
+    s: [...caller.scopes].sort(),
+    c: caller.clientId ?? null,
+  });
+}
+
+function upstreamError(serviceName: string): SubscriptionEvent {
+  return {
+    errors: [
+      {
+        message: `The ${serviceName} service is unavailable.`,
+        extensions: { code: ErrorCode.SERVICE_UNAVAILABLE, serviceName },
+      },
+    ],
+  };
+}
+
+/**
+ * Serves federated subscriptions. Each client subscription is planned by the
+ * federation query planner; its primary fetch becomes an upstream
+ * subscription over graphql-ws to the subgraph that owns the root field, and
+ * every event runs the rest of the plan (entity fetches to other subgraphs)
+ * through the gateway's own executor before it is sent.
+ *
+ * Sharing: identical upstream subscriptions (subgraph, operation, variables
+ * and, unless the field is `@shared`, caller) are opened once; identical
+ * client operations on one upstream (a "pipeline") resolve each event once.
+ * The last client to leave closes the upstream.
+ */
+export class SubscriptionEngine {
+  private readonly connections = new Map<string, { client: Client; refs: number }>();
+  private readonly upstreams = new Map<string, Upstream>();
+  private closed = false;
+
+  constructor(private readonly deps: SubscriptionEngineDeps) {}
+
+  /** The planner the engine plans with (its API schema validates client operations). */
+  get planner(): SubscriptionPlanner {
+    return this.deps.planner;
+  }
+
+  /** Subscribes one client; the iterator ends when the client returns it or the upstream ends. */
+  subscribe(args: SubscribeArgs): AsyncIterableIterator<SubscriptionEvent> {
+    if (this.closed) throw new GraphQLError('The router is shutting down.');
+    const { plan } = args;
+    const caller = plan.shared ? ANONYMOUS : args.caller;
+    const primaryVariables = Object.fromEntries(
+      (plan.primary.variableUsages ?? []).map((name) => [name, args.variables[name]]),
+    );
+    const upstreamKey = hash(
+      plan.primary.serviceName,
+      plan.primary.operation,
+      stableJson(primaryVariables),
+      callerKey(caller),
+    );
+    let upstream = this.upstreams.get(upstreamKey);
+    if (!upstream) {
+      upstream = new Upstream(this, this.deps, {
+        key: upstreamKey,
+        serviceName: plan.primary.serviceName,
+        query: plan.primary.operation,
+        operationName: plan.primary.operationName ?? undefined,
+        variables: primaryVariables,
+        caller,
+      });
+      this.upstreams.set(upstreamKey, upstream);
+      upstream.start();
+    }
+    return upstream.join({ ...args, caller });
+  }
+
+  /** How many upstream subscriptions are open (for tests and metrics). */
+  get upstreamCount(): number {
+    return this.upstreams.size;
+  }
+
+  /** Completes every client subscription and closes every upstream. */
+  async close(): Promise<void> {
+    this.closed = true;
+    await Promise.all([...this.upstreams.values()].map((u) => u.finish()));
+    await Promise.all(
+      [...this.connections.values()].map(async (c) => {
+        await c.client.dispose();
+      }),
+    );
+    this.connections.clear();
+  }
+
+  /** @internal */
+  forget(upstream: Upstream): void {
+    if (this.upstreams.get(upstream.key) === upstream) this.upstreams.delete(upstream.key);
+  }
+
+  /**
+   * A graphql-ws client to `serviceName` for one caller identity; sockets
+   * multiplex every upstream subscription of that caller. The caller is
+   * signed afresh at every (re)connection, so a long-lived upstream never
+   * presents an expired signature.
+   * @internal
+   */
+  acquireConnection(serviceName: string, caller: Caller): { client: Client; release: () => void } {
+    const key = `${serviceName}\0${callerKey(caller)}`;
+    let entry = this.connections.get(key);
+    if (!entry) {
+      const url = this.deps.subgraphUrls.get(serviceName);
+      if (!url) throw new GraphQLError(`Unknown subgraph ${serviceName}.`);
+      const { retry, metrics, logger } = this.deps;
+      let connectedBefore = false;
+      const client = createClient({
+        url: url.replace(/^http/, 'ws'),
+        webSocketImpl: WebSocket,
+        lazy: true,
+        lazyCloseTimeout: 0,
+        keepAlive: 10_000,
+        retryAttempts: retry.attempts,
+        // Any dropped socket (restart, deploy, network) is worth retrying.
+        shouldRetry: () => true,
+        retryWait: async (retries) => {
+          const delay = Math.min(retry.maxDelayMs, retry.baseDelayMs * 2 ** retries);
+          await new Promise((r) => setTimeout(r, delay + Math.random() * retry.baseDelayMs));
+        },
+        connectionParams: async () => ({ [CALLER_HEADER]: await this.deps.signCaller(caller) }),
+        on: {
+          connected: () => {
+            if (connectedBefore) {
+              metrics.upstreamReconnects.inc({ service: serviceName });
+              logger.info({ subgraph: serviceName }, 'upstream subscription socket reconnected');
+            }
+            connectedBefore = true;
+          },
+          closed: (event) => {
+            const code = (event as { code?: number }).code;
+            if (code !== 1000) {
+              logger.warn({ subgraph: serviceName, code }, 'upstream subscription socket closed');
+            }
+          },
+        },
+      });
+      entry = { client, refs: 0 };
+      this.connections.set(key, entry);
+    }
+    const held = entry;
+    held.refs++;
+    let released = false;
+    return {
+      client: held.client,
+      release: () => {
+        if (released) return;
+        released = true;
+        if (--held.refs === 0 && this.connections.get(key) === held) {
+          this.connections.delete(key);
+          void held.client.dispose();
+        }
+      },
+    };
+  }
+}
+
+/** One subscription to a subgraph, fanned out to the pipelines that need its events. */
+class Upstream {
+  readonly key: string;
+  private readonly pipelines = new Map<string, Pipeline>();
+  private unsubscribe: (() => void) | undefined;
+  private release: (() => void) | undefined;
+  private done = false;
+
+  constructor(
+    private readonly engine: SubscriptionEngine,
+    private readonly deps: SubscriptionEngineDeps,
+    private readonly spec: {
+      key: string;
+      serviceName: string;
+      query: string;
+      operationName: string | undefined;
+      variables: Record<string, unknown>;
+      caller: Caller;
+    },
+  ) {
+    this.key = spec.key;
+  }
+
+  start(): void {
+    const { serviceName } = this.spec;
+    const { metrics } = this.deps;
+    const connection = this.engine.acquireConnection(serviceName, this.spec.caller);
+    this.release = connection.release;
+    metrics.upstreams.inc({ service: serviceName });
+    this.unsubscribe = connection.client.subscribe<
+      Record<string, unknown>,
+      Record<string, unknown>
+    >(
+      {
+        query: this.spec.query,
+        variables: this.spec.variables,
+        ...(this.spec.operationName ? { operationName: this.spec.operationName } : {}),
+      },
+      {
+        next: (result) => {
+          metrics.eventsIn.inc({ service: serviceName });
+          for (const pipeline of this.pipelines.values()) pipeline.onEvent(result);
+        },
+        error: (error) => {
+          // GraphQL errors (e.g. refused on subscribe) reach clients as they
+          // are; a socket that could not be restored becomes SERVICE_UNAVAILABLE.
+          const event = Array.isArray(error)
+            ? {
+                errors: (error as GraphQLFormattedError[]).map((e) =>
+                  this.deps.formatError(
+                    e,
+                    new GraphQLError(e.message, { extensions: e.extensions }),
+                  ),
+                ),
+              }
+            : upstreamError(serviceName);
+          if (!Array.isArray(error)) {
+            this.deps.logger.warn(
+              { subgraph: serviceName, err: error },
+              'upstream subscription failed',
+            );
+          }
+          for (const pipeline of this.pipelines.values()) pipeline.onFinalEvent(event);
+          void this.finish();
+        },
+        complete: () => void this.finish(),
+      },
+    );
+  }
+
+  join(args: SubscribeArgs): AsyncIterableIterator<SubscriptionEvent> {
+    const pipelineKey = hash(args.plan.key, stableJson(args.variables));
+    let pipeline = this.pipelines.get(pipelineKey);
+    if (!pipeline) {
+      pipeline = new Pipeline(this.deps, args, () => {
+        this.pipelines.delete(pipelineKey);
+        if (this.pipelines.size === 0) void this.finish();
+      });
+      this.pipelines.set(pipelineKey, pipeline);
+    }
+    return pipeline.join(args);
+  }
+
+  /** Ends every client of this upstream (after events in flight) and closes it. */
+  finish(): Promise<void> {
+    if (this.done) return Promise.resolve();
+    this.done = true;
+    this.engine.forget(this);
+    const ended = Promise.all([...this.pipelines.values()].map((p) => p.end()));
+    this.pipelines.clear();
+    this.unsubscribe?.();
+    this.release?.();
+    this.deps.metrics.upstreams.dec({ service: this.spec.serviceName });
+    return ended.then(() => undefined);
+  }
+}
+
+/**
+ * One client operation (document + variables + caller) on an upstream: each
+ * event's entity fetches run once and the result goes to every client of it.
+ */
+class Pipeline {
+  private readonly channels = new Set<Channel<SubscriptionEvent>>();
+  // Events resolve one after another so clients see them in upstream order.
+  private tail: Promise<void> = Promise.resolve();
+  private readonly context: RouterContext;
+  private readonly source: string;
+
+  constructor(
+    private readonly deps: SubscriptionEngineDeps,
+    private readonly args: SubscribeArgs,
+    private readonly onEmpty: () => void,
+  ) {
+    const requestId = randomUUID();
+    this.context = {
+      caller: args.caller,
+      requestId,
+      record: newRequestRecord(requestId),
+      signedCaller: lazySignature(() => deps.signCaller(args.caller)),
+    };
+    this.source = print(args.document);
+  }
+
+  join(
+    client: Pick<SubscribeArgs, 'transport' | 'onSlowConsumer'>,
+  ): AsyncIterableIterator<SubscriptionEvent> {
+    const { metrics } = this.deps;
+    const labels = { transport: client.transport };
+    const channel = new Channel<SubscriptionEvent>(
+      this.deps.clientQueueCapacity,
+      () => {
+        metrics.clientSubscriptions.dec(labels);
+        this.channels.delete(channel);
+        if (this.channels.size === 0) this.onEmpty();
+      },
+      () => {
+        metrics.slowClientsDropped.inc(labels);
+        client.onSlowConsumer();
+      },
+    );
+    metrics.clientSubscriptions.inc(labels);
+    this.channels.add(channel);
+    return channel;
+  }
+
+  onEvent(event: FormattedExecutionResult<Record<string, unknown>>): void {
+    this.tail = this.tail.then(async () => {
+      if (this.channels.size === 0) return;
+      const result = await this.resolve(event);
+      for (const channel of this.channels) {
+        this.deps.metrics.eventsOut.inc();
+        channel.push(result);
+      }
+    });
+  }
+
+  /** Sends a last event after the ones in flight, then ends every client. */
+  onFinalEvent(event: SubscriptionEvent): void {
+    this.tail = this.tail.then(() => {
+      for (const channel of this.channels) channel.push(event);
+    });
+  }
+
+  end(): Promise<void> {
+    return this.tail.then(() => {
+      for (const channel of [...this.channels]) channel.end();
+    });
+  }
+
+  private async resolve(
+    event: FormattedExecutionResult<Record<string, unknown>>,
+  ): Promise<SubscriptionEvent> {
+    const { plan } = this.args;
+    const format = (errors: readonly GraphQLError[]) =>
+      errors.map((e) => this.deps.formatError(e.toJSON(), e));
+    if (!event.data) {
+      return {
+        data: null,
+        errors: (event.errors ?? []).map((e) =>
+          this.deps.formatError(e, new GraphQLError(e.message, { extensions: e.extensions })),
+        ),
+      };
+    }
+    const queryPlan: QueryPlan = {
+      kind: 'QueryPlan',
+      node: plan.rest ? { kind: 'Sequence', nodes: [plan.primary, plan.rest] } : plan.primary,
+    };
+    const serviceMap: Record<string, GraphQLDataSource<RouterContext>> = Object.fromEntries(
+      this.deps.dataSources,
+    );
+    // The primary fetch is answered by the event itself; any other fetch to
+    // the same subgraph (an entity fetch in `rest`) goes to the real one.
+    serviceMap[plan.primary.serviceName] = new EventDataSource(
+      event,
+      plan.primary.operation,
+      this.deps.dataSources.get(plan.primary.serviceName),
+    );
+    try {
+      const result = await executeQueryPlan(
+        queryPlan,
+        serviceMap,
+        {
+          request: {
+            query: this.source,
+            variables: this.args.variables,
+            ...(this.args.operationName ? { operationName: this.args.operationName } : {}),
+          },
+          context: this.context,
+          logger: this.deps.logger,
+          metrics: {},
+          schema: this.deps.planner.apiSchema,
+          document: this.args.document,
+          source: this.source,
+          operationName: this.args.operationName ?? null,
+          operation: plan.operationContext.operation,
+        } as unknown as Parameters<typeof executeQueryPlan>[2],
+        plan.operationContext,
+        this.deps.planner.supergraphSchema,
+        this.deps.planner.apiFederationSchema,
+      );
+      return {
+        data: (result.data as Record<string, unknown> | null | undefined) ?? null,
+        ...(result.errors?.length ? { errors: format(result.errors) } : {}),
+      };
+    } catch (error) {
+      this.deps.logger.error({ err: error }, 'subscription event could not be resolved');
+      return {
+        data: null,
+        errors: format([new GraphQLError('Unexpected error.', { originalError: error as Error })]),
+      };
+    }
+  }
+}
+
+/** Answers the primary fetch of one event with the event; forwards anything else. */
+class EventDataSource implements GraphQLDataSource<RouterContext> {
+  constructor(
+    private readonly event: FormattedExecutionResult<Record<string, unknown>>,
+    private readonly primaryOperation: string,
+    private readonly real: GraphQLDataSource<RouterContext> | undefined,
+  ) {}
+
+  process(options: GraphQLDataSourceProcessOptions<RouterContext>) {
+    if (options.request.query === this.primaryOperation) {
+      return Promise.resolve({
+        data: this.event.data ?? null,
+        ...(this.event.errors?.length ? { errors: this.event.errors } : {}),
+      } as Awaited<ReturnType<GraphQLDataSource['process']>>);
+    }
+    if (!this.real) throw new UserError(ErrorCode.SERVICE_UNAVAILABLE, 'Unknown subgraph.');
+    return this.real.process(options);
+  }
+}

@@ -1,0 +1,113 @@
+import { createHash } from 'node:crypto';
+import { buildOperationContext } from '@apollo/gateway';
+import { operationFromDocument, Supergraph, type Schema } from '@apollo/federation-internals';
+import { QueryPlanner, type FetchNode, type PlanNode } from '@apollo/query-planner';
+import {
+  GraphQLError,
+  Kind,
+  OperationTypeNode,
+  print,
+  type DocumentNode,
+  type GraphQLSchema,
+} from 'graphql';
+
+/** The gateway's view of one operation (fragments resolved, operation picked). */
+export type OperationContext = ReturnType<typeof buildOperationContext>;
+
+/**
+ * A subscription planned by the federation query planner: `primary` is the
+ * subscription fetched from the subgraph that owns the root field; `rest`
+ * (entity fetches to other subgraphs) runs once per event.
+ */
+export interface SubscriptionPlan {
+  readonly primary: FetchNode;
+  readonly rest: PlanNode | undefined;
+  /**
+   * The root field is marked `@shared`: its events are the same for every
+   * caller, so one upstream serves everyone and events resolve anonymously.
+   */
+  readonly shared: boolean;
+  readonly operationContext: OperationContext;
+  /** A stable key of the document and operation name. */
+  readonly key: string;
+}
+
+/** The directive a subgraph puts on a Subscription field whose events do not depend on the caller. */
+export const SHARED_DIRECTIVE = 'shared';
+
+// Plans are pure functions of (supergraph, document); a bounded cache keeps
+// the planner off the path of every subscribe of a popular operation.
+const MAX_CACHED_PLANS = 1_000;
+
+/**
+ * Plans subscriptions over one supergraph, with the same planner and schemas
+ * the gateway uses for queries.
+ */
+export class SubscriptionPlanner {
+  /** The public (API) schema clients validate against. */
+  readonly apiSchema: GraphQLSchema;
+  /** The supergraph schema `executeQueryPlan` needs. */
+  readonly supergraphSchema: GraphQLSchema;
+  /** The API schema in federation-internals form, also for `executeQueryPlan`. */
+  readonly apiFederationSchema: Schema;
+  private readonly planner: QueryPlanner;
+  private readonly cache = new Map<string, SubscriptionPlan>();
+
+  constructor(supergraphSdl: string) {
+    const supergraph = Supergraph.build(supergraphSdl);
+    this.apiFederationSchema = supergraph.apiSchema();
+    this.apiSchema = this.apiFederationSchema.toGraphQLJSSchema();
+    this.supergraphSchema = supergraph.schema.toGraphQLJSSchema();
+    this.planner = new QueryPlanner(supergraph);
+  }
+
+  /** Plans a validated subscription document; throws a GraphQLError for anything else. */
+  plan(document: DocumentNode, operationName: string | null | undefined): SubscriptionPlan {
+    const key = createHash('sha256')
+      .update(print(document))
+      .update('\0')
+      .update(operationName ?? '')
+      .digest('base64url');
+    const cached = this.cache.get(key);
+    if (cached) return cached;
+
+    const operationContext = buildOperationContext({
+      schema: this.apiSchema,
+      operationDocument: document,
+      operationName: operationName ?? undefined,
+    });
+    if (operationContext.operation.operation !== OperationTypeNode.SUBSCRIPTION) {
+      throw new GraphQLError('Only subscriptions are served here.');
+    }
+    const operation = operationFromDocument(this.apiFederationSchema, document, {
+      operationName: operationName ?? undefined,
+    });
+    const queryPlan = this.planner.buildQueryPlan(operation);
+    const node = queryPlan.node;
+    if (node?.kind !== 'Subscription') {
+      throw new GraphQLError('The operation did not plan as a subscription.');
+    }
+    const plan: SubscriptionPlan = {
+      primary: node.primary,
+      rest: node.rest,
+      shared: this.isShared(operationContext),
+      operationContext,
+      key,
+    };
+    if (this.cache.size >= MAX_CACHED_PLANS) {
+      this.cache.delete(this.cache.keys().next().value!);
+    }
+    this.cache.set(key, plan);
+    return plan;
+  }
+
+  private isShared(operationContext: OperationContext): boolean {
+    const fields = this.supergraphSchema.getSubscriptionType()?.getFields();
+    const selections = operationContext.operation.selectionSet.selections;
+    // One root field per subscription (graphql validation guarantees it).
+    const root = selections[0];
+    if (!fields || root?.kind !== Kind.FIELD) return false;
+    const directives = fields[root.name.value]?.astNode?.directives ?? [];
+    return directives.some((d) => d.name.value === SHARED_DIRECTIVE);
+  }
+}

@@ -1,0 +1,318 @@
+import { randomUUID } from 'node:crypto';
+import type { Server } from 'node:http';
+import type { ApolloServer } from '@apollo/server';
+import type { RequestHandler } from 'express';
+import { GraphQLError, type ExecutionArgs, type GraphQLFormattedError } from 'graphql';
+import { createHandler } from 'graphql-sse/lib/use/express';
+import { useServer } from 'graphql-ws/use/ws';
+import { WebSocketServer, type WebSocket } from 'ws';
+import { ANONYMOUS, bearerToken, type Caller, type createTokenVerifier } from '@arcadia/auth';
+import { UserError } from '@arcadia/errors';
+import type { Logger } from '@arcadia/observability';
+import { lazySignature, newRequestRecord, type RouterContext } from '../request-context.js';
+import type { SubscribeArgs, SubscriptionEngine } from './engine.js';
+import type { SubscriptionMetrics } from './metrics.js';
+import type { PreparedOperation, createPreparer } from './prepare.js';
+
+/** Close code for a socket whose access token expired; clients reconnect with a fresh one. */
+export const TOKEN_EXPIRED_CLOSE_CODE = 4401;
+/** Close code for a client cut off for reading too slowly (non-fatal: clients may retry). */
+export const SLOW_CONSUMER_CLOSE_CODE = 1013;
+
+/** What both streaming transports need from the router. */
+export interface TransportDeps {
+  engine: SubscriptionEngine;
+  prepare: ReturnType<typeof createPreparer>;
+  verifier: ReturnType<typeof createTokenVerifier>;
+  signCaller: (caller: Caller) => Promise<string>;
+  /** Runs queries and mutations that arrive over a streaming transport. */
+  apollo: ApolloServer<RouterContext>;
+  metrics: SubscriptionMetrics;
+  logger: Logger;
+}
+
+interface Authenticated {
+  caller: Caller;
+  /** When the token stops being valid; null for anonymous callers. */
+  expiresAt: Date | null;
+}
+
+async function authenticate(
+  verifier: TransportDeps['verifier'],
+  authorization: unknown,
+): Promise<Authenticated> {
+  const token = bearerToken(typeof authorization === 'string' ? authorization : undefined);
+  if (token === null) return { caller: ANONYMOUS, expiresAt: null };
+  const { expiresAt, ...caller } = await verifier.verify(token);
+  return { caller, expiresAt };
+}
+
+function routerContext(caller: Caller, signCaller: TransportDeps['signCaller']): RouterContext {
+  const requestId = randomUUID();
+  return {
+    caller,
+    requestId,
+    record: newRequestRecord(requestId),
+    signedCaller: lazySignature(() => signCaller(caller)),
+  };
+}
+
+/** Runs a query or mutation that came over a streaming transport through Apollo Server. */
+async function executeThroughApollo(
+  deps: TransportDeps,
+  prepared: Extract<PreparedOperation, { kind: 'query' | 'mutation' }>,
+  caller: Caller,
+) {
+  const response = await deps.apollo.executeOperation(
+    {
+      query: prepared.source,
+      variables: prepared.variables,
+      ...(prepared.operationName ? { operationName: prepared.operationName } : {}),
+    },
+    { contextValue: routerContext(caller, deps.signCaller) },
+  );
+  if (response.body.kind !== 'single') {
+    return { errors: [{ message: 'Incremental delivery is not supported here.' }] };
+  }
+  return response.body.singleResult;
+}
+
+function toGraphQLErrors(errors: readonly GraphQLFormattedError[]): GraphQLError[] {
+  return errors.map(
+    (e) =>
+      new GraphQLError(e.message, {
+        ...(e.path ? { path: e.path } : {}),
+        ...(e.extensions ? { extensions: e.extensions } : {}),
+      }),
+  );
+}
+
+/** Maps an iterator's values, passing `return` through so unsubscribing reaches the source at once. */
+function mapEvents<T, U>(
+  source: AsyncIterableIterator<T>,
+  map: (value: T) => U,
+): AsyncIterableIterator<U> {
+  return {
+    next: async () => {
+      const result = await source.next();
+      return result.done ? result : { done: false, value: map(result.value) };
+    },
+    return: async () => {
+      await source.return?.();
+      return { done: true, value: undefined };
+    },
+    [Symbol.asyncIterator]() {
+      return this;
+    },
+  };
+}
+
+/** What graphql-ws keeps per socket. */
+type SocketExtra = {
+  socket: WebSocket;
+  auth?: Authenticated;
+  expiryTimer?: NodeJS.Timeout;
+};
+
+/** What an operation carries from `onSubscribe` to `subscribe`/`execute`. */
+type OperationContextValue = {
+  prepared: PreparedOperation;
+  caller: Caller;
+  socket: WebSocket;
+};
+
+/**
+ * Serves graphql-ws (`graphql-transport-ws`) on the router's `/graphql`. The
+ * access token comes in the `connection_init` payload (`authorization:
+ * "Bearer …"`); a bad one closes the socket with 4401 and the reason, and
+ * the socket is closed with 4401 "Token expired" when the token runs out,
+ * so clients reconnect with a fresh one.
+ */
+export function serveWebSocket(httpServer: Server, path: string, deps: TransportDeps) {
+  const { metrics, logger } = deps;
+  const wsServer = new WebSocketServer({ server: httpServer, path });
+  const labels = { transport: 'ws' };
+
+  const cleanup = useServer<Record<string, unknown> | undefined, SocketExtra>(
+    {
+      onConnect: async (ctx) => {
+        const params = ctx.connectionParams ?? {};
+        const authorization = params.authorization ?? params.Authorization;
+        try {
+          const auth = await authenticate(deps.verifier, authorization);
+          ctx.extra.auth = auth;
+          if (auth.expiresAt) {
+            const ms = Math.min(auth.expiresAt.getTime() - Date.now(), 2 ** 31 - 1);
+            ctx.extra.expiryTimer = setTimeout(
+              () => {
+                ctx.extra.socket.close(TOKEN_EXPIRED_CLOSE_CODE, 'Token expired');
+              },
+              Math.max(ms, 0),
+            );
+          }
+          metrics.clientSockets.inc(labels);
+          return true;
+        } catch (error) {
+          const reason = error instanceof UserError ? error.message : 'Unauthorized';
+          ctx.extra.socket.close(TOKEN_EXPIRED_CLOSE_CODE, reason.slice(0, 120));
+          return false;
+        }
+      },
+      onDisconnect: (ctx) => {
+        clearTimeout(ctx.extra.expiryTimer);
+        metrics.clientSockets.dec(labels);
+      },
+      onClose: (ctx) => clearTimeout(ctx.extra.expiryTimer),
+      onSubscribe: (ctx, _id, payload): ExecutionArgs | readonly GraphQLError[] => {
+        const prepared = deps.prepare(payload);
+        if (prepared.kind === 'errors') return toGraphQLErrors(prepared.errors);
+        const contextValue: OperationContextValue = {
+          prepared,
+          caller: ctx.extra.auth?.caller ?? ANONYMOUS,
+          socket: ctx.extra.socket,
+        };
+        return {
+          schema: deps.engine.planner.apiSchema,
+          document: prepared.document,
+          variableValues: prepared.variables,
+          operationName: prepared.operationName,
+          contextValue,
+        };
+      },
+      subscribe: (args) => {
+        const { prepared, caller, socket } = args.contextValue as OperationContextValue;
+        if (prepared.kind !== 'subscription')
+          return { errors: [new GraphQLError('Not a subscription.')] };
+        const events = deps.engine.subscribe({
+          ...prepared,
+          caller,
+          transport: 'ws',
+          onSlowConsumer: () => socket.close(SLOW_CONSUMER_CLOSE_CODE, 'Slow consumer'),
+        } satisfies SubscribeArgs);
+        // graphql-ws serialises errors with toJSON(); events carry them formatted already.
+        return mapEvents(events, (event) =>
+          event.errors ? { ...event, errors: toGraphQLErrors(event.errors) } : event,
+        ) as AsyncIterableIterator<never>;
+      },
+      execute: async (args) => {
+        const { prepared, caller } = args.contextValue as OperationContextValue;
+        if (prepared.kind !== 'query' && prepared.kind !== 'mutation') {
+          return { errors: [new GraphQLError('Not a query or mutation.')] };
+        }
+        return (await executeThroughApollo(deps, prepared, caller)) as never;
+      },
+      onError: (_ctx, _id, _payload, errors) => {
+        logger.debug({ errors: errors.map((e) => e.message) }, 'subscription refused');
+      },
+    },
+    wsServer,
+  );
+
+  return {
+    /** Closes every client socket (after the engine completed their subscriptions). */
+    async close() {
+      await cleanup.dispose();
+      await new Promise<void>((resolve) => wsServer.close(() => resolve()));
+    },
+  };
+}
+
+/**
+ * Serves subscriptions (and queries and mutations) over Server-Sent Events,
+ * GraphQL-over-SSE "distinct connections" mode, for clients that cannot
+ * hold a WebSocket: `POST /graphql` with `Accept: text/event-stream`, the
+ * token in the usual Authorization header.
+ */
+export function sseHandler(deps: TransportDeps): RequestHandler {
+  const labels = { transport: 'sse' };
+  const handler = createHandler<OperationContextValue & { close: () => void }>({
+    onSubscribe: async (req, params) => {
+      let auth: Authenticated;
+      try {
+        auth = await authenticate(deps.verifier, req.headers.get('authorization'));
+      } catch (error) {
+        const message = error instanceof UserError ? error.message : 'Unauthorized';
+        return [
+          JSON.stringify({ errors: [{ message, extensions: { code: 'UNAUTHENTICATED' } }] }),
+          {
+            status: 401,
+            statusText: 'Unauthorized',
+            headers: { 'content-type': 'application/json' },
+          },
+        ];
+      }
+      const prepared = deps.prepare(params);
+      if (prepared.kind === 'errors') return { errors: toGraphQLErrors(prepared.errors) };
+      const raw = req.raw as { res?: { destroy(): void } } | undefined;
+      return {
+        schema: deps.engine.planner.apiSchema,
+        document: prepared.document,
+        variableValues: prepared.variables,
+        operationName: prepared.operationName,
+        contextValue: {
+          prepared,
+          caller: auth.caller,
+          socket: undefined as never,
+          close: () => raw?.res?.destroy(),
+        },
+      };
+    },
+    subscribe: (args) => {
+      const { prepared, caller, close } = args.contextValue;
+      if (prepared.kind !== 'subscription')
+        return { errors: [new GraphQLError('Not a subscription.')] };
+      deps.metrics.clientSockets.inc(labels);
+      const events = deps.engine.subscribe({
+        ...prepared,
+        caller,
+        transport: 'sse',
+        onSlowConsumer: close,
+      });
+      // Not an async generator: its return() would wait for the next event,
+      // so a client that hangs up would hold its upstream until then.
+      let counted = true;
+      const uncount = () => {
+        if (counted) deps.metrics.clientSockets.dec(labels);
+        counted = false;
+      };
+      return {
+        next: async () => {
+          const result = await events.next().catch((error: unknown) => {
+            uncount();
+            throw error;
+          });
+          if (result.done) uncount();
+          return result as IteratorResult<never>;
+        },
+        return: async () => {
+          uncount();
+          await events.return?.();
+          return { done: true, value: undefined };
+        },
+        // graphql-sse only ends what looks like an async generator (it needs throw()).
+        throw: async () => {
+          uncount();
+          await events.return?.();
+          return { done: true, value: undefined };
+        },
+        [Symbol.asyncIterator]() {
+          return this;
+        },
+      };
+    },
+    execute: async (args) => {
+      const { prepared, caller } = args.contextValue;
+      if (prepared.kind !== 'query' && prepared.kind !== 'mutation') {
+        return { errors: [new GraphQLError('Not a query or mutation.')] };
+      }
+      return (await executeThroughApollo(deps, prepared, caller)) as never;
+    },
+  });
+  return (req, res, next) => {
+    const accept = req.headers.accept ?? '';
+    if (!accept.includes('text/event-stream')) return next();
+    // graphql-sse reaches the response through the request for slow-consumer cut-offs.
+    (req as unknown as { res: typeof res }).res = res;
+    handler(req, res).catch(next);
+  };
+}

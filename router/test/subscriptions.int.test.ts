@@ -1,0 +1,390 @@
+import { createClient as createSseClient } from 'graphql-sse';
+import { createClient, type Client } from 'graphql-ws';
+import WebSocket from 'ws';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import {
+  CALLER_HEADER,
+  createCallerSigner,
+  createTokenSigner,
+  type KeyMaterial,
+} from '@arcadia/auth';
+import { parseEnv, servicesEnv } from '@arcadia/config';
+import {
+  startSupergraph,
+  testKeyMaterial,
+  uniqueName,
+  type TestSupergraph,
+} from '@arcadia/testing';
+import {
+  chatSubgraph,
+  mediaSubgraph,
+  usersSubgraph,
+  type ChatInstance,
+} from './subscription-fixtures.js';
+
+const { REDIS_URL } = parseEnv('router-subscriptions-test', servicesEnv.redis);
+const prefix = uniqueName('subs');
+const MESSAGE_QUERY = /* GraphQL */ `
+  subscription Room($room: ID!) {
+    messageAdded(room: $room) {
+      id
+      text
+      sender {
+        id
+        name
+        avatar {
+          url
+        }
+      }
+    }
+  }
+`;
+
+let keys: KeyMaterial;
+let chat: ChatInstance;
+let restarted: ChatInstance | undefined;
+let supergraph: TestSupergraph;
+let wsUrl: string;
+
+async function eventually(
+  check: () => boolean | Promise<boolean>,
+  timeoutMs = 10_000,
+): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await check())) {
+    if (Date.now() > deadline) throw new Error('condition not met in time');
+    await new Promise((r) => setTimeout(r, 25));
+  }
+}
+
+/** A graphql-ws client of the router that records how its socket closed. */
+function client(token?: string) {
+  const closes: { code: number; reason: string }[] = [];
+  const c = createClient({
+    url: wsUrl,
+    webSocketImpl: WebSocket,
+    retryAttempts: 0,
+    lazy: false,
+    connectionParams: token ? { authorization: `Bearer ${token}` } : {},
+    on: { closed: (e) => closes.push(e as { code: number; reason: string }) },
+    onNonLazyError: () => {},
+  });
+  return Object.assign(c, { closes });
+}
+
+/** Subscribes and collects every `next` payload until the subscription ends. */
+function subscribe(c: Client, query: string, variables: Record<string, unknown> = {}) {
+  const events: any[] = [];
+  let error: unknown;
+  let completed = false;
+  const unsubscribe = c.subscribe(
+    { query, variables },
+    {
+      next: (value) => events.push(value),
+      error: (e) => {
+        error = e;
+        completed = true;
+      },
+      complete: () => {
+        completed = true;
+      },
+    },
+  );
+  return {
+    events,
+    unsubscribe,
+    get error() {
+      return error;
+    },
+    get completed() {
+      return completed;
+    },
+  };
+}
+
+async function metric(name: string): Promise<number> {
+  const text = await (
+    await fetch(wsUrl.replace('ws', 'http').replace('/graphql', '/metrics'))
+  ).text();
+  return text
+    .split('\n')
+    .filter((line) => line.startsWith(name))
+    .reduce((sum, line) => sum + Number(line.split(' ').pop()), 0);
+}
+
+async function send(room: string, text: string, senderId = 'u1') {
+  await chat.publish({ id: `m-${text}`, room, text, sender: { id: senderId } });
+}
+
+beforeAll(async () => {
+  keys = await testKeyMaterial();
+  chat = chatSubgraph(keys, REDIS_URL, prefix);
+  supergraph = await startSupergraph({
+    subgraphs: [chat.server, usersSubgraph(keys), mediaSubgraph(keys)],
+    keys,
+    routerEnv: { SUBSCRIPTION_RETRY_BASE_MS: '100', SUBSCRIPTION_RETRY_ATTEMPTS: '20' },
+  });
+  wsUrl = supergraph.url.replace(/^http/, 'ws');
+});
+
+afterAll(async () => {
+  await supergraph?.stop();
+  await restarted?.server.close();
+});
+
+describe('federated subscriptions', () => {
+  it('resolve fields from two other subgraphs for every event', async () => {
+    const c = client();
+    const sub = subscribe(c, MESSAGE_QUERY, { room: 'lobby' });
+    await eventually(() => chat.activeSubscriptions === 1);
+    await new Promise((r) => setTimeout(r, 100));
+    await send('lobby', 'one', 'u1');
+    await send('lobby', 'two', 'u2');
+    await send('lobby', 'three', 'u1');
+    await eventually(() => sub.events.length === 3);
+    expect(sub.events).toEqual([
+      {
+        data: {
+          messageAdded: {
+            id: 'm-one',
+            text: 'one',
+            sender: { id: 'u1', name: 'Alice', avatar: { url: 'https://cdn.example/u1.webp' } },
+          },
+        },
+      },
+      {
+        data: {
+          messageAdded: {
+            id: 'm-two',
+            text: 'two',
+            sender: { id: 'u2', name: 'Bob', avatar: { url: 'https://cdn.example/u2.webp' } },
+          },
+        },
+      },
+      {
+        data: {
+          messageAdded: {
+            id: 'm-three',
+            text: 'three',
+            sender: { id: 'u1', name: 'Alice', avatar: { url: 'https://cdn.example/u1.webp' } },
+          },
+        },
+      },
+    ]);
+    sub.unsubscribe();
+    await eventually(() => chat.activeSubscriptions === 0);
+    await c.dispose();
+  });
+
+  it('share one upstream subscription among 200 clients and close it after the last leaves', async () => {
+    const clients = Array.from({ length: 200 }, () => client());
+    const subs = clients.map((c) => subscribe(c, MESSAGE_QUERY, { room: 'arena' }));
+    await eventually(async () => (await metric('subscription_client_operations')) === 200);
+    expect(chat.activeSubscriptions).toBe(1);
+    expect(await metric('subscription_upstreams')).toBe(1);
+    await new Promise((r) => setTimeout(r, 100));
+    await send('arena', 'hello all');
+    await eventually(() => subs.every((s) => s.events.length === 1));
+    expect(subs[199]!.events[0].data.messageAdded.sender.name).toBe('Alice');
+
+    subs.slice(0, 199).forEach((s) => s.unsubscribe());
+    await eventually(async () => (await metric('subscription_client_operations')) === 1);
+    expect(chat.activeSubscriptions).toBe(1);
+    subs[199]!.unsubscribe();
+    await eventually(() => chat.activeSubscriptions === 0);
+    expect(await metric('subscription_upstreams')).toBe(0);
+    await Promise.all(clients.map(async (c) => c.dispose()));
+  });
+
+  it('deliver events published by a second subgraph instance', async () => {
+    const second = chatSubgraph(keys, REDIS_URL, prefix);
+    const secondUrl = await second.server.listen(0);
+    try {
+      const c = client();
+      const sub = subscribe(c, MESSAGE_QUERY, { room: 'cross' });
+      await eventually(() => chat.activeSubscriptions === 1);
+      await new Promise((r) => setTimeout(r, 100));
+      const header = await createCallerSigner(keys.internalSecrets)({
+        userId: 'u2',
+        roles: [],
+        scopes: [],
+      });
+      const res = await fetch(secondUrl, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', [CALLER_HEADER]: header },
+        body: JSON.stringify({
+          query: 'mutation { send(room: "cross", text: "from B", senderId: "u2") { id } }',
+        }),
+      });
+      expect(res.status).toBe(200);
+      await eventually(() => sub.events.length === 1);
+      expect(sub.events[0].data.messageAdded).toMatchObject({
+        text: 'from B',
+        sender: { name: 'Bob' },
+      });
+      expect(second.activeSubscriptions).toBe(0);
+      await c.dispose();
+    } finally {
+      await second.server.close();
+    }
+  });
+
+  it('deliver events over Server-Sent Events too', async () => {
+    const sse = createSseClient({ url: supergraph.url, retryAttempts: 0 });
+    const received: any[] = [];
+    const done = new Promise<void>((resolve, reject) => {
+      const stop = sse.subscribe(
+        { query: MESSAGE_QUERY, variables: { room: 'sse' } },
+        {
+          next: (value) => {
+            received.push(value);
+            if (received.length === 2) {
+              stop();
+              resolve();
+            }
+          },
+          error: reject,
+          complete: () => resolve(),
+        },
+      );
+    });
+    await eventually(() => chat.activeSubscriptions === 1);
+    await new Promise((r) => setTimeout(r, 100));
+    await send('sse', 'first', 'u2');
+    await send('sse', 'second', 'u1');
+    await done;
+    expect(
+      received.map((r) => [r.data.messageAdded.text, r.data.messageAdded.sender.name]),
+    ).toEqual([
+      ['first', 'Bob'],
+      ['second', 'Alice'],
+    ]);
+    sse.dispose();
+    await eventually(() => chat.activeSubscriptions === 0);
+  });
+
+  it('refuse an anonymous subscribe to a protected field', async () => {
+    const c = client();
+    const sub = subscribe(c, 'subscription { inbox }');
+    await eventually(() => sub.completed);
+    const errors = (sub.error as any[]) ?? sub.events.flatMap((e) => e.errors ?? []);
+    expect(errors[0].extensions.code).toBe('UNAUTHENTICATED');
+    await c.dispose();
+  });
+
+  it('refuse a bad token at connection time with a reason', async () => {
+    const c = client('not-a-token');
+    const sub = subscribe(c, MESSAGE_QUERY, { room: 'x' });
+    await eventually(() => c.closes.length > 0);
+    expect(c.closes[0]).toMatchObject({ code: 4401, reason: 'The access token is invalid.' });
+    expect(sub.events).toEqual([]);
+    await c.dispose();
+  });
+
+  it('close the socket with a clear reason when the token expires', async () => {
+    const { token } = await createTokenSigner(keys.jwtKeys).sign(
+      { userId: 'u1', roles: ['USER'], scopes: [] },
+      2,
+    );
+    const c = client(token);
+    subscribe(c, MESSAGE_QUERY, { room: 'expiry' });
+    await eventually(() => c.closes.length > 0, 5_000);
+    expect(c.closes[0]).toMatchObject({ code: 4401, reason: 'Token expired' });
+    await c.dispose();
+  });
+
+  it('refuse an operation over the limits with QUERY_TOO_COMPLEX', async () => {
+    const c = client();
+    const aliases = Array.from({ length: 40 }, (_, i) => `a${i}: id`).join(' ');
+    const sub = subscribe(c, `subscription { messageAdded(room: "x") { ${aliases} } }`);
+    await eventually(() => sub.completed);
+    expect((sub.error as any[])[0].extensions.code).toBe('QUERY_TOO_COMPLEX');
+    await c.dispose();
+  });
+
+  it('keep clients connected across a restart of the owning subgraph', async () => {
+    const c = client();
+    const sub = subscribe(c, MESSAGE_QUERY, { room: 'restart' });
+    await eventually(() => chat.activeSubscriptions === 1);
+    const port = Number(new URL(supergraph.subgraphUrls.chat!).port);
+
+    await supergraph.stopSubgraph('chat');
+    restarted = chatSubgraph(keys, REDIS_URL, prefix);
+    await restarted.server.listen(port);
+    await eventually(() => restarted!.activeSubscriptions === 1, 15_000);
+    await new Promise((r) => setTimeout(r, 100));
+    await restarted.publish({
+      id: 'm-after',
+      room: 'restart',
+      text: 'after restart',
+      sender: { id: 'u2' },
+    });
+    await eventually(() => sub.events.length === 1);
+    expect(sub.events[0].data.messageAdded).toMatchObject({
+      text: 'after restart',
+      sender: { name: 'Bob' },
+    });
+    expect(c.closes).toEqual([]);
+    expect(await metric('subscription_upstream_reconnects_total')).toBeGreaterThanOrEqual(1);
+    await c.dispose();
+  }, 30_000);
+});
+
+describe('subscriptions when the subgraph does not come back', () => {
+  it('end with an error event and a completion, never a hang', async () => {
+    const k = await testKeyMaterial();
+    const owner = chatSubgraph(k, REDIS_URL, uniqueName('subs'));
+    const graph = await startSupergraph({
+      subgraphs: [owner.server, usersSubgraph(k), mediaSubgraph(k)],
+      keys: k,
+      routerEnv: {
+        SUBSCRIPTION_RETRY_BASE_MS: '20',
+        SUBSCRIPTION_RETRY_ATTEMPTS: '2',
+        SUBSCRIPTION_RETRY_MAX_MS: '50',
+      },
+    });
+    try {
+      const c = createClient({
+        url: graph.url.replace(/^http/, 'ws'),
+        webSocketImpl: WebSocket,
+        retryAttempts: 0,
+      });
+      const sub = subscribe(c, MESSAGE_QUERY, { room: 'gone' });
+      await eventually(() => owner.activeSubscriptions === 1);
+      await graph.stopSubgraph('chat');
+      await eventually(() => sub.completed, 10_000);
+      expect(sub.events.at(-1).errors[0].extensions).toMatchObject({
+        code: 'SERVICE_UNAVAILABLE',
+        serviceName: 'chat',
+      });
+      expect(sub.error).toBeUndefined();
+      await c.dispose();
+    } finally {
+      await graph.stop();
+    }
+  });
+
+  it('complete every subscription when the router shuts down', async () => {
+    const k = await testKeyMaterial();
+    const owner = chatSubgraph(k, REDIS_URL, uniqueName('subs'));
+    const graph = await startSupergraph({
+      subgraphs: [owner.server, usersSubgraph(k), mediaSubgraph(k)],
+      keys: k,
+    });
+    const c = createClient({
+      url: graph.url.replace(/^http/, 'ws'),
+      webSocketImpl: WebSocket,
+      retryAttempts: 0,
+    });
+    const subs = [
+      subscribe(c, MESSAGE_QUERY, { room: 'a' }),
+      subscribe(c, MESSAGE_QUERY, { room: 'b' }),
+    ];
+    await eventually(() => owner.activeSubscriptions === 2);
+    await graph.router.close();
+    await eventually(() => subs.every((s) => s.completed));
+    expect(subs.map((s) => s.error)).toEqual([undefined, undefined]);
+    await c.dispose();
+    await graph.stop();
+  });
+});
