@@ -6,6 +6,7 @@ import { ApolloServerPluginDrainHttpServer } from '@apollo/server/plugin/drainHt
 import { ApolloServerPluginLandingPageLocalDefault } from '@apollo/server/plugin/landingPage/default';
 import { expressMiddleware } from '@as-integrations/express5';
 import express, { type Express } from 'express';
+import { GraphQLError, OperationTypeNode } from 'graphql';
 import { Redis } from 'ioredis';
 import {
   createCallerSigner,
@@ -164,6 +165,21 @@ export async function createRouter(deps: RouterDeps): Promise<Router> {
       ApolloServerPluginDrainHttpServer({ httpServer }),
       ApolloServerPluginLandingPageLocalDefault({ embed: true }),
       requestRecordPlugin(),
+      {
+        // The gateway cannot execute subscriptions over plain HTTP; say where they are served.
+        requestDidStart: () =>
+          Promise.resolve({
+            didResolveOperation: ({ operation }) => {
+              if (operation?.operation === OperationTypeNode.SUBSCRIPTION) {
+                throw new GraphQLError(
+                  'Subscriptions are served over graphql-ws on this path, or over Server-Sent Events with "Accept: text/event-stream".',
+                  { extensions: { code: 'BAD_REQUEST', http: { status: 400 } } },
+                );
+              }
+              return Promise.resolve();
+            },
+          }),
+      },
       ...limits.plugins,
     ],
   });

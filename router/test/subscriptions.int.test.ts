@@ -330,6 +330,56 @@ describe('federated subscriptions', () => {
   }, 30_000);
 });
 
+describe('subscriptions and their limits', () => {
+  it('point plain HTTP subscription requests to the streaming transports', async () => {
+    const res = await supergraph.request(MESSAGE_QUERY, { variables: { room: 'http' } });
+    expect(res.status).toBe(400);
+    expect(res.errors?.[0]?.message).toMatch(/graphql-ws/);
+  });
+
+  it('disconnect a client that stops reading instead of buffering its events', async () => {
+    const k = await testKeyMaterial();
+    const owner = chatSubgraph(k, REDIS_URL, uniqueName('subs'));
+    const graph = await startSupergraph({
+      subgraphs: [owner.server, usersSubgraph(k), mediaSubgraph(k)],
+      keys: k,
+      routerEnv: { SUBSCRIPTION_CLIENT_BUFFER: '5' },
+    });
+    try {
+      const socket = new WebSocket(graph.url.replace(/^http/, 'ws'), 'graphql-transport-ws');
+      const closed = new Promise<number>((resolve) => socket.on('close', (code) => resolve(code)));
+      await new Promise((resolve) => socket.on('open', resolve));
+      socket.send(JSON.stringify({ type: 'connection_init', payload: {} }));
+      await new Promise((resolve) => socket.once('message', resolve));
+      socket.send(
+        JSON.stringify({
+          id: '1',
+          type: 'subscribe',
+          payload: { query: MESSAGE_QUERY, variables: { room: 'slow' } },
+        }),
+      );
+      await eventually(() => owner.activeSubscriptions === 1);
+      await new Promise((r) => setTimeout(r, 100));
+      // Stop reading: the kernel buffers fill, then the router's queue for this client.
+      (socket as unknown as { _socket: { pause(): void } })._socket.pause();
+      const text = 'x'.repeat(64 * 1024);
+      for (let i = 0; i < 400 && owner.activeSubscriptions > 0; i++) {
+        await owner.publish({ id: `m${i}`, room: 'slow', text, sender: { id: 'u1' } });
+      }
+      await eventually(() => owner.activeSubscriptions === 0, 15_000);
+      const metrics = await (await fetch(graph.url.replace('/graphql', '/metrics'))).text();
+      expect(metrics).toMatch(
+        /subscription_slow_clients_dropped_total\{[^}]*transport="ws"[^}]*\} 1/,
+      );
+      // Reading again, the client finds its socket closed by the router.
+      (socket as unknown as { _socket: { resume(): void } })._socket.resume();
+      expect([1013, 1006]).toContain(await closed);
+    } finally {
+      await graph.stop();
+    }
+  }, 30_000);
+});
+
 describe('subscriptions when the subgraph does not come back', () => {
   it('end with an error event and a completion, never a hang', async () => {
     const k = await testKeyMaterial();

@@ -41,3 +41,35 @@ export function createPubSub<Events extends Record<string, unknown>>(options: {
     },
   };
 }
+
+/**
+ * Passes on only the events `keep` accepts: a subscription resolver re-checks
+ * per event what can change while a client is subscribed (is the caller still
+ * a member of the conversation?). Deliberately not an async generator: a
+ * generator's `return()` waits for its pending `next()`, so an unsubscribing
+ * client would hold its Redis subscription until the next event.
+ */
+export function filterEvents<T>(
+  source: AsyncIterableIterator<T>,
+  keep: (event: T) => boolean | Promise<boolean>,
+): AsyncIterableIterator<T> {
+  return {
+    async next() {
+      for (;;) {
+        const result = await source.next();
+        if (result.done || (await keep(result.value))) return result;
+      }
+    },
+    async return() {
+      await source.return?.();
+      return { done: true, value: undefined };
+    },
+    async throw(error?: unknown) {
+      await source.return?.();
+      throw error;
+    },
+    [Symbol.asyncIterator]() {
+      return this;
+    },
+  };
+}

@@ -1,7 +1,7 @@
 import { afterAll, describe, expect, it } from 'vitest';
 import { parseEnv, servicesEnv } from '@arcadia/config';
 import { uniqueName } from '@arcadia/testing';
-import { createPubSub } from '../src/index.js';
+import { createPubSub, filterEvents } from '../src/index.js';
 
 type Events = { greeting: { text: string }; other: { n: number } };
 const { REDIS_URL } = parseEnv('pubsub-test', servicesEnv.redis);
@@ -37,5 +37,19 @@ describe('pubsub', () => {
     await a.publish('greeting', { text: 'not for you' });
     expect(await received).toBe('timeout');
     await events.return?.();
+  });
+
+  it('filters events per subscriber and lets an idle subscriber leave at once', async () => {
+    const events = filterEvents(b.subscribe('other'), (e) => e.n % 2 === 0);
+    const received = next(events);
+    await new Promise((r) => setTimeout(r, 100));
+    await a.publish('other', { n: 1 });
+    await a.publish('other', { n: 2 });
+    expect(await received).toEqual({ n: 2 });
+    const waiting = events.next();
+    const started = Date.now();
+    await events.return?.();
+    expect(Date.now() - started).toBeLessThan(500);
+    await expect(waiting).resolves.toMatchObject({ done: true });
   });
 });

@@ -187,7 +187,11 @@ export function serveWebSocket(httpServer: Server, path: string, deps: Transport
           ...prepared,
           caller,
           transport: 'ws',
-          onSlowConsumer: () => socket.close(SLOW_CONSUMER_CLOSE_CODE, 'Slow consumer'),
+          onSlowConsumer: () => {
+            socket.close(SLOW_CONSUMER_CLOSE_CODE, 'Slow consumer');
+            // A client that stopped reading will not read the close frame either.
+            setTimeout(() => socket.terminate(), 1_000).unref();
+          },
         } satisfies SubscribeArgs);
         // graphql-ws serialises errors with toJSON(); events carry them formatted already.
         return mapEvents(events, (event) =>
