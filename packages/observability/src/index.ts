@@ -1,11 +1,24 @@
-import { pino, type Logger, type LevelWithSilent } from 'pino';
+import {
+  pino,
+  type DestinationStream,
+  type LevelWithSilent,
+  type Logger,
+  type LoggerOptions,
+} from 'pino';
 import { collectDefaultMetrics, Registry } from 'prom-client';
 
 export type { Logger } from 'pino';
 
-/** A JSON logger for one service: one object per line, `service` on every line. */
-export function createLogger(service: string, level: LevelWithSilent = 'info'): Logger {
-  return pino({
+/**
+ * A JSON logger for one service: one object per line, `service` on every
+ * line, credentials redacted. Writes to stdout unless given a destination.
+ */
+export function createLogger(
+  service: string,
+  level: LevelWithSilent = 'info',
+  destination?: DestinationStream,
+): Logger {
+  const options: LoggerOptions = {
     level,
     base: { service },
     timestamp: pino.stdTimeFunctions.isoTime,
@@ -20,7 +33,8 @@ export function createLogger(service: string, level: LevelWithSilent = 'info'): 
       ],
       censor: '[redacted]',
     },
-  });
+  };
+  return destination ? pino(options, destination) : pino(options);
 }
 
 /**
