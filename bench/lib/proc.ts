@@ -5,7 +5,7 @@
  * and resident memory of chosen pids from /proc.
  */
 import { spawn, execFileSync, type ChildProcess, type StdioOptions } from 'node:child_process';
-import { createWriteStream, existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { createWriteStream, existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 
@@ -166,7 +166,9 @@ export async function waitFor(
   void child?.exited.then((code) => (exited = code));
   while (Date.now() < deadline) {
     if (exited !== undefined) {
-      throw new Error(`${child!.name} exited (${exited}) while waiting for ${what}:\n${child!.tail()}`);
+      throw new Error(
+        `${child!.name} exited (${exited}) while waiting for ${what}:\n${child!.tail()}`,
+      );
     }
     if (await check().catch(() => false)) return;
     await sleep(intervalMs);
@@ -217,24 +219,56 @@ export interface Sample {
   rssKiB: number;
 }
 
-/** Samples one pid every `intervalMs`; windows are delimited by named marks. */
+/**
+ * Busy CPU seconds of the whole machine (`cpu`) or of one core (`cpu0`…)
+ * from /proc/stat: user, nice, system, irq and softirq; steal separately.
+ */
+export function readSystemCpu(
+  line = 'cpu',
+): { cpuSec: number; stealSec: number; softirqSec: number } | undefined {
+  try {
+    const row = readFileSync('/proc/stat', 'utf8')
+      .split('\n')
+      .find((l) => l.startsWith(`${line} `));
+    if (!row) return undefined;
+    const [user, nice, system, , , irq, softirq, steal] = row
+      .trim()
+      .split(/\s+/)
+      .slice(1)
+      .map(Number);
+    return {
+      cpuSec: (user! + nice! + system! + irq! + softirq!) / CLK_TCK,
+      stealSec: (steal ?? 0) / CLK_TCK,
+      softirqSec: softirq! / CLK_TCK,
+    };
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * Samples CPU time and memory every `intervalMs` — of a pid, or of whatever
+ * `read` returns; windows are delimited by named marks.
+ */
 export class ProcSampler {
   readonly samples: Sample[] = [];
   private readonly marks = new Map<string, number>();
   private readonly timer: NodeJS.Timeout;
   private readonly t0 = performance.now();
+  private readonly read: () => { cpuSec: number; rssKiB: number } | undefined;
 
   constructor(
-    readonly pid: number,
+    source: number | (() => { cpuSec: number; rssKiB: number } | undefined),
     intervalMs = 250,
   ) {
+    this.read = typeof source === 'number' ? () => readProc(source) : source;
     this.take();
     this.timer = setInterval(() => this.take(), intervalMs);
     this.timer.unref();
   }
 
   private take() {
-    const s = readProc(this.pid);
+    const s = this.read();
     if (s) this.samples.push({ t: performance.now() - this.t0, ...s });
   }
 
@@ -279,6 +313,16 @@ export class ProcSampler {
     return dt > 0 ? ((last.cpuSec - first.cpuSec) / dt) * 100 : 0;
   }
 
+  /** CPU% over the last `spanMs`. */
+  recentCpuPct(spanMs: number): number {
+    this.take();
+    const last = this.samples[this.samples.length - 1];
+    if (!last) return 0;
+    const first = this.samples.find((s) => s.t >= last.t - spanMs) ?? last;
+    const dt = (last.t - first.t) / 1000;
+    return dt > 0 ? ((last.cpuSec - first.cpuSec) / dt) * 100 : 0;
+  }
+
   /** Highest CPU% over any ~1 s stretch between two marks. */
   peakCpuPct(from?: string, to?: string, spanMs = 1000): number {
     const w = this.between(from, to);
@@ -293,6 +337,20 @@ export class ProcSampler {
     }
     return peak;
   }
+}
+
+/** Pids whose command name (/proc/<pid>/comm) is `name`, e.g. `redis-server`. */
+export function findPids(name: string): number[] {
+  const pids: number[] = [];
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      if (readFileSync(`/proc/${entry}/comm`, 'utf8').trim() === name) pids.push(Number(entry));
+    } catch {
+      // gone
+    }
+  }
+  return pids;
 }
 
 /** Whether `taskset` can pin processes here (Linux with util-linux). */

@@ -1,7 +1,9 @@
 /** Small helpers for reporting: histogram percentiles, rounding, markdown tables. */
 
 /** Merges sparse `[bucket, count]` histograms. */
-export function mergeHistograms(parts: readonly (readonly [number, number][])[]): Map<number, number> {
+export function mergeHistograms(
+  parts: readonly (readonly [number, number][])[],
+): Map<number, number> {
   const merged = new Map<number, number>();
   for (const part of parts) {
     for (const [bucket, count] of part) merged.set(bucket, (merged.get(bucket) ?? 0) + count);
@@ -30,12 +32,22 @@ export function round(value: number, digits = 1): number {
 }
 
 /** A markdown table; cells are printed as given. */
-export function markdownTable(header: readonly string[], rows: readonly (readonly unknown[])[]): string {
-  const text = (v: unknown) => (v === undefined || v === null || Number.isNaN(v) ? '–' : String(v));
+export function markdownTable(
+  header: readonly string[],
+  rows: readonly (readonly unknown[])[],
+): string {
+  const text = (v: unknown): string => {
+    if (v === undefined || v === null || (typeof v === 'number' && Number.isNaN(v))) return '–';
+    if (typeof v === 'object') return JSON.stringify(v);
+    return typeof v === 'string'
+      ? v
+      : typeof v === 'number' || typeof v === 'boolean'
+        ? `${v}`
+        : '?';
+  };
   const all = [header.map(text), ...rows.map((r) => r.map(text))];
   const widths = header.map((_, i) => Math.max(3, ...all.map((r) => (r[i] ?? '').length)));
-  const line = (cells: string[]) =>
-    `| ${cells.map((c, i) => c.padEnd(widths[i]!)).join(' | ')} |`;
+  const line = (cells: string[]) => `| ${cells.map((c, i) => c.padEnd(widths[i]!)).join(' | ')} |`;
   return [
     line(all[0]!),
     `|${widths.map((w, i) => (i === 0 ? '-'.repeat(w + 2) : `${'-'.repeat(w + 1)}:`)).join('|')}|`,

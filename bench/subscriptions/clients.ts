@@ -26,10 +26,7 @@ export interface StartCommand {
 }
 
 export type ClientCommand =
-  | StartCommand
-  | { type: 'progress' }
-  | { type: 'report' }
-  | { type: 'close' };
+  StartCommand | { type: 'progress' } | { type: 'report' } | { type: 'close' };
 
 export interface ClientProgress {
   type: 'progress';
@@ -78,8 +75,42 @@ const HIST_MAX_MS = 120_000;
 const HIST_BUCKETS = HIST_MAX_MS / HIST_RES_MS;
 
 const now = () => performance.timeOrigin + performance.now();
-const SEQ = /"seq":(-?\d+)/;
-const SENT_AT = /"sentAt":(-?[\d.eE+]+)/;
+const SEQ = Buffer.from('"seq":');
+const SENT_AT = Buffer.from('"sentAt":');
+const NEXT = Buffer.from('"type":"next"');
+const ERRORS = Buffer.from('"errors"');
+
+/**
+ * The JSON number after `key` in `buf`, read straight from the bytes (no
+ * string decoding: this runs for every message); NaN when absent.
+ */
+function numberAfter(buf: Buffer, key: Buffer): number {
+  const at = buf.indexOf(key);
+  if (at < 0) return NaN;
+  let i = at + key.length;
+  let end = i;
+  while (end < buf.length) {
+    const ch = buf[end]!;
+    // digits, '-', '+', '.', 'e', 'E'
+    if ((ch >= 48 && ch <= 57) || ch === 45 || ch === 43 || ch === 46 || ch === 101 || ch === 69)
+      end++;
+    else break;
+  }
+  if (end === i) return NaN;
+  // Integers (seq) without allocating; anything else through Number().
+  let n = 0;
+  let negative = false;
+  if (buf[i] === 45) {
+    negative = true;
+    i++;
+  }
+  for (let j = i; j < end; j++) {
+    const ch = buf[j]!;
+    if (ch < 48 || ch > 57) return Number(buf.toString('latin1', at + key.length, end));
+    n = n * 10 + (ch - 48);
+  }
+  return negative ? -n : n;
+}
 
 interface ClientState {
   ws: WebSocket;
@@ -128,19 +159,30 @@ function run(start: StartCommand) {
     payload: { query: start.query, variables: start.variables },
   });
 
-  function onEvent(c: ClientState, text: string) {
+  function onEvent(c: ClientState, buf: Buffer) {
     const at = now();
-    const seq = Number(SEQ.exec(text)?.[1] ?? NaN);
-    const sentAt = Number(SENT_AT.exec(text)?.[1] ?? NaN);
-    if (text.includes('"errors"')) {
+    const seq = numberAfter(buf, SEQ);
+    const sentAt = numberAfter(buf, SENT_AT);
+    const hasErrors = buf.indexOf(ERRORS) >= 0;
+    if (hasErrors) {
       withErrors++;
-      sample ??= text.slice(0, 500);
+      sample ??= buf.toString('utf8', 0, 500);
     }
-    if (!c.checked) {
+    if (!Number.isFinite(seq)) {
+      // An event whose data is null (errors) carries no seq: counted above, not received.
+      if (!hasErrors) {
+        invalid++;
+        sample ??= buf.toString('utf8', 0, 500);
+      }
+      return;
+    }
+    if (!c.checked && !hasErrors) {
       c.checked = true;
+      const text = buf.toString();
       try {
-        const tick = (JSON.parse(text) as { payload?: { data?: { ticks?: Record<string, unknown> } } })
-          .payload?.data?.ticks;
+        const tick = (
+          JSON.parse(text) as { payload?: { data?: { ticks?: Record<string, unknown> } } }
+        ).payload?.data?.ticks;
         const author = tick?.author as { id?: unknown; name?: unknown } | undefined;
         if (typeof tick?.payload !== 'string' || typeof author?.name !== 'string') {
           invalid++;
@@ -150,11 +192,6 @@ function run(start: StartCommand) {
         invalid++;
         sample ??= text.slice(0, 500);
       }
-    }
-    if (!Number.isFinite(seq)) {
-      invalid++;
-      sample ??= text.slice(0, 500);
-      return;
     }
     if (seq < 0) {
       if (!c.primed) {
@@ -207,15 +244,20 @@ function run(start: StartCommand) {
     ws.on('open', () => {
       p.opened++;
       ws.send(
-        token ? JSON.stringify({ type: 'connection_init', payload: { authorization: `Bearer ${token}` } }) : init,
+        token
+          ? JSON.stringify({
+              type: 'connection_init',
+              payload: { authorization: `Bearer ${token}` },
+            })
+          : init,
       );
     });
     ws.on('message', (data: Buffer) => {
-      const text = data.toString();
-      if (text.length > 64 && text.includes('"type":"next"')) {
-        onEvent(c, text);
+      if (data.length > 64 && data.indexOf(NEXT) >= 0) {
+        onEvent(c, data);
         return;
       }
+      const text = data.toString();
       let message: { type?: string; payload?: unknown };
       try {
         message = JSON.parse(text) as typeof message;
@@ -233,7 +275,7 @@ function run(start: StartCommand) {
           p.subscribed++;
           break;
         case 'next':
-          onEvent(c, text);
+          onEvent(c, data);
           break;
         case 'ping':
           ws.send('{"type":"pong"}');

@@ -6,10 +6,11 @@
  * Arcadia subgraphs refuse any request without the router's signed caller
  * (`x-arcadia-caller`, an HS256 JWT valid for 60 s): on HTTP in a header of
  * every request, on graphql-ws in `connectionParams` when the socket
- * connects. Hive signs an anonymous caller here, renews it every 20 s, and
- * puts it in the context; transport entries interpolate it from there into
- * the HTTP headers of entity fetches and into the connectionParams of the
- * WebSocket it opens to the `ticks` subgraph for subscriptions.
+ * connects. Hive signs an anonymous caller here and renews it every 20 s;
+ * transport entries interpolate it from the context into the HTTP headers of
+ * every entity fetch and into the connectionParams of the WebSocket Hive
+ * opens to the `ticks` subgraph for subscriptions (checked once, when that
+ * socket connects; Hive opens a new socket whenever the value changes).
  */
 import { join } from 'node:path';
 import { ANONYMOUS, createCallerSigner, loadKeyMaterial } from '@arcadia/auth';
@@ -21,6 +22,14 @@ const keys = await loadKeyMaterial({ localFile: join(home, 'keys.json') });
 const signCaller = createCallerSigner(keys.internalSecrets);
 
 let caller = await signCaller(ANONYMOUS);
+// A subscription keeps the context it was started with for its whole life,
+// while its entity fetches need a caller signed less than 60 s ago: the
+// context holds this object, whose getter always returns the newest one.
+const callerRef = {
+  get token() {
+    return caller;
+  },
+};
 setInterval(() => {
   signCaller(ANONYMOUS).then(
     (signed) => (caller = signed),
@@ -28,11 +37,11 @@ setInterval(() => {
   );
 }, 20_000).unref();
 
-const callerFromContext = '{context.arcadiaCaller}';
+const callerFromContext = '{context.arcadiaCaller.token}';
 
 const signedCaller: GatewayPlugin = {
   onContextBuilding({ extendContext }) {
-    extendContext({ arcadiaCaller: caller });
+    extendContext({ arcadiaCaller: callerRef });
   },
 };
 

@@ -10,10 +10,11 @@
  *   npm run bench -- subscriptions [--clients 10000] [--rate 10] [--duration 20] …
  */
 import { execFileSync } from 'node:child_process';
+import { rmSync } from 'node:fs';
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import { createServer } from 'node:net';
-import { arch, cpus, release, tmpdir, totalmem } from 'node:os';
+import { arch, cpus, loadavg, release, tmpdir, totalmem } from 'node:os';
 import { dirname, join, relative, resolve } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
@@ -24,8 +25,10 @@ import { Options } from '../lib/args.js';
 import {
   canPin,
   httpOk,
+  findPids,
   pinSelf,
   ProcSampler,
+  readSystemCpu,
   spawnChild,
   waitFor,
   type Child,
@@ -67,23 +70,51 @@ const spec = {
   clients: { description: 'subscribed clients', default: '10000' },
   rate: { description: 'events published per second', default: '10' },
   duration: { description: 'seconds of publishing', default: '20' },
-  'connect-rate': { description: 'new client connections per second (all client processes)', default: '500' },
+  'connect-rate': {
+    description: 'new client connections per second (all client processes)',
+    default: '500',
+  },
   'client-procs': { description: 'client load processes', default: '1' },
   'payload-bytes': { description: 'size of each event’s payload string', default: '64' },
-  gateways: { description: `which gateways, in order (${GATEWAYS.join(',')})`, default: GATEWAYS.join(',') },
+  shared: {
+    description:
+      'mark Subscription.ticks @shared (Arcadia: one upstream and one resolution per event for all callers): yes|no',
+    default: 'yes',
+  },
+  gateways: {
+    description: `which gateways, in order (${GATEWAYS.join(',')})`,
+    default: GATEWAYS.join(','),
+  },
   pin: {
-    description: '`gateway`: gateway on CPU 0, everything else of the run on CPU 1; `none`: no pinning',
+    description:
+      '`gateway`: gateway on CPU 0, everything else of the run on CPU 1; `none`: no pinning',
     default: 'gateway',
   },
-  drain: { description: 'max seconds to wait for late events after the last publish', default: '30' },
-  'connect-timeout': { description: 'max seconds for all clients to connect, beyond clients/connect-rate', default: '60' },
-  'warmup-timeout': { description: 'max seconds for every client to receive a warm-up event', default: '60' },
-  profile: { description: 'write a V8 CPU profile of each gateway into the run’s log folder', flag: true },
-  'redis-url': { description: 'Redis for pub/sub and the router', default: process.env.REDIS_URL ?? 'redis://127.0.0.1:6379' },
+  drain: {
+    description: 'max seconds to wait for late events after the last publish',
+    default: '30',
+  },
+  'connect-timeout': {
+    description: 'max seconds for all clients to connect, beyond clients/connect-rate',
+    default: '60',
+  },
+  'warmup-timeout': {
+    description: 'max seconds for every client to receive a warm-up event',
+    default: '60',
+  },
+  profile: {
+    description: 'write a V8 CPU profile of each gateway into the run’s log folder',
+    flag: true,
+  },
+  'redis-url': {
+    description: 'Redis for pub/sub and the router',
+    default: process.env.REDIS_URL ?? 'redis://127.0.0.1:6379',
+  },
 };
 
 const now = () => performance.timeOrigin + performance.now();
-const log = (message: string) => process.stderr.write(`[bench ${new Date().toISOString().slice(11, 19)}] ${message}\n`);
+const log = (message: string) =>
+  process.stderr.write(`[bench ${new Date().toISOString().slice(11, 19)}] ${message}\n`);
 
 async function freePort(): Promise<number> {
   return new Promise((resolvePort, reject) => {
@@ -120,8 +151,12 @@ function version(pkg: string): string {
 
 function gitDescribe(): string {
   try {
-    const head = execFileSync('git', ['rev-parse', '--short', 'HEAD'], { cwd: repoRoot }).toString().trim();
-    const dirty = execFileSync('git', ['status', '--porcelain', '--', 'router', 'packages'], { cwd: repoRoot })
+    const head = execFileSync('git', ['rev-parse', '--short', 'HEAD'], { cwd: repoRoot })
+      .toString()
+      .trim();
+    const dirty = execFileSync('git', ['status', '--porcelain', '--', 'router', 'packages'], {
+      cwd: repoRoot,
+    })
       .toString()
       .trim();
     return dirty ? `${head} + uncommitted changes in router/ or packages/` : head;
@@ -153,21 +188,15 @@ function nextMessage<T>(child: Child, type: string, timeoutMs: number): Promise<
 }
 
 /** Sends a message to an IPC child and resolves with its next message of `type`. */
-function ask<T>(child: Child, message: object, type: string, timeoutMs = 30_000): Promise<T> {
-  return new Promise((resolveReply, reject) => {
-    const timer = setTimeout(() => {
-      child.process.off('message', onMessage);
-      reject(new Error(`${child.name} did not answer ${type} within ${timeoutMs} ms`));
-    }, timeoutMs);
-    const onMessage = (reply: { type?: string }) => {
-      if (reply?.type !== type) return;
-      clearTimeout(timer);
-      child.process.off('message', onMessage);
-      resolveReply(reply as T);
-    };
-    child.process.on('message', onMessage);
+async function ask<T>(child: Child, message: object, type: string, timeoutMs = 30_000): Promise<T> {
+  const reply = nextMessage<T>(child, type, timeoutMs);
+  try {
     child.process.send(message);
-  });
+  } catch (error) {
+    reply.catch(() => undefined);
+    throw new Error(`${child.name}: ${error instanceof Error ? error.message : String(error)}`);
+  }
+  return reply;
 }
 
 interface GatewayResult {
@@ -200,6 +229,8 @@ interface GatewayResult {
     deliveredPerSec: number;
     peakDeliveredPerSec: number;
     drainSec: number;
+    /** The gateway was still busy (>50 % CPU) when the drain window ended: missing events may be late, not lost. */
+    gatewayBusyAtEnd: boolean;
     anyLost: boolean;
     sample?: string;
   };
@@ -213,9 +244,33 @@ interface GatewayResult {
     cpuEventsPct: number;
     cpuPeakPct: number;
   };
-  subgraphProcess: { cpuEventsPct: number; rssPeakMiB: number; stats?: SubgraphStats };
+  subgraphProcess: {
+    cpuEventsPct: number;
+    rssPeakMiB: number;
+    stats?: SubgraphStats;
+    /** `end`, or `start` (of the measured window) when the subgraphs did not answer at the end. */
+    statsFrom?: 'start' | 'end';
+  };
   clientProcesses: { cpuEventsPct: number; rssPeakMiB: number };
   harnessProcess: { cpuEventsPct: number };
+  /** Whole-machine CPU during the events window (100 = one core), to expose noise from outside the bench. */
+  /** Child processes that exited before the harness stopped them, with their exit code or signal. */
+  earlyExits: Record<string, string>;
+  machineCpu: {
+    busyPct: number;
+    gatewayCorePct: number;
+    stealPct: number;
+    /** Kernel softirq time (loopback networking, mostly). */
+    softirqPct: number;
+    /** redis-server processes, if any run here. */
+    redisPct: number;
+    /**
+     * Busy CPU not used by the bench's processes or Redis: other work on the machine and
+     * the kernel (softirq that is not charged to a process lands here). Approximate.
+     */
+    outsideBenchPct: number;
+    loadAverage1m: number;
+  };
   logs: string;
 }
 
@@ -229,6 +284,7 @@ interface RunContext {
   redisUrl: string;
   runId: string;
   cpus: { gateway?: string; rest?: string };
+  shared: boolean;
 }
 
 function gatewayCommand(
@@ -275,7 +331,11 @@ function gatewayCommand(
   };
 }
 
-async function runGateway(name: GatewayName, ctx: RunContext, pubsub: TypedPubSub<Record<string, TickEvent>>): Promise<GatewayResult> {
+async function runGateway(
+  name: GatewayName,
+  ctx: RunContext,
+  pubsub: TypedPubSub<Record<string, TickEvent>>,
+): Promise<GatewayResult> {
   const { opts } = ctx;
   const clientsWanted = ctx.tokens.length;
   const rate = opts.number('rate', { min: 0.1, max: 1000 });
@@ -288,7 +348,24 @@ async function runGateway(name: GatewayName, ctx: RunContext, pubsub: TypedPubSu
   const children: Child[] = [];
   const samplers: ProcSampler[] = [];
   const selfSampler = new ProcSampler(process.pid);
-  samplers.push(selfSampler);
+  const system = (line: string, field: 'cpuSec' | 'stealSec' | 'softirqSec' = 'cpuSec') =>
+    new ProcSampler(() => {
+      const c = readSystemCpu(line);
+      return c && { cpuSec: c[field], rssKiB: 0 };
+    });
+  const machineSampler = system('cpu');
+  const gatewayCoreSampler = system(`cpu${ctx.cpus.gateway ?? '0'}`);
+  const stealSampler = system('cpu', 'stealSec');
+  const softirqSampler = system('cpu', 'softirqSec');
+  const redisSamplers = findPids('redis-server').map((pid) => new ProcSampler(pid));
+  samplers.push(
+    selfSampler,
+    machineSampler,
+    gatewayCoreSampler,
+    stealSampler,
+    softirqSampler,
+    ...redisSamplers,
+  );
   const result: GatewayResult = {
     gateway: name,
     ok: false,
@@ -318,6 +395,7 @@ async function runGateway(name: GatewayName, ctx: RunContext, pubsub: TypedPubSu
       deliveredPerSec: NaN,
       peakDeliveredPerSec: NaN,
       drainSec: NaN,
+      gatewayBusyAtEnd: false,
       anyLost: true,
     },
     latencyMs: { p50: NaN, p90: NaN, p99: NaN, p999: NaN, max: NaN },
@@ -333,12 +411,33 @@ async function runGateway(name: GatewayName, ctx: RunContext, pubsub: TypedPubSu
     subgraphProcess: { cpuEventsPct: NaN, rssPeakMiB: NaN },
     clientProcesses: { cpuEventsPct: NaN, rssPeakMiB: NaN },
     harnessProcess: { cpuEventsPct: NaN },
+    earlyExits: {},
+    machineCpu: {
+      busyPct: NaN,
+      gatewayCorePct: NaN,
+      stealPct: NaN,
+      softirqPct: NaN,
+      redisPct: NaN,
+      outsideBenchPct: NaN,
+      loadAverage1m: NaN,
+    },
     logs: relative(repoRoot, ctx.logDir),
   };
   let gatewaySampler: ProcSampler | undefined;
   let subgraphSampler: ProcSampler | undefined;
   const clientSamplers: ProcSampler[] = [];
   const mark = (m: string) => samplers.forEach((s) => s.mark(m));
+  let exitsChecked = false;
+  const checkExits = () => {
+    exitsChecked = true;
+    for (const c of children) {
+      const code = c.process.signalCode ?? c.process.exitCode;
+      if (code !== null) result.earlyExits[c.name] = String(code);
+    }
+    if (Object.keys(result.earlyExits).length) {
+      log(`${name}: exited before the end: ${JSON.stringify(result.earlyExits)}`);
+    }
+  };
 
   try {
     // 1. Subgraphs (fresh per gateway, so each starts from the same state).
@@ -357,6 +456,7 @@ async function runGateway(name: GatewayName, ctx: RunContext, pubsub: TypedPubSu
           REDIS_URL: ctx.redisUrl,
           PUBSUB_PREFIX: `bench:${ctx.runId}`,
           TICKS_PORT: String(ctx.ports.ticks),
+          TICKS_SHARED: ctx.shared ? 'yes' : 'no',
           USERS_PORT: String(ctx.ports.users),
         },
       },
@@ -369,7 +469,8 @@ async function runGateway(name: GatewayName, ctx: RunContext, pubsub: TypedPubSu
     // 2. The gateway.
     const port = await freePort();
     const cmd = gatewayCommand(name, ctx, port);
-    if (opts.flag('profile')) cmd.args.unshift('--cpu-prof', '--cpu-prof-dir', join(ctx.logDir, `${name}-profile`));
+    if (opts.flag('profile'))
+      cmd.args.unshift('--cpu-prof', '--cpu-prof-dir', join(ctx.logDir, `${name}-profile`));
     log(`${name}: starting gateway on :${port}`);
     const gateway = spawnChild(`${name}-gateway`, cmd.command, cmd.args, {
       cwd: repoRoot,
@@ -378,7 +479,10 @@ async function runGateway(name: GatewayName, ctx: RunContext, pubsub: TypedPubSu
       env: cmd.env,
     });
     children.push(gateway);
-    await waitFor(`${name} health`, () => httpOk(cmd.healthUrl), { timeoutMs: 90_000, child: gateway });
+    await waitFor(`${name} health`, () => httpOk(cmd.healthUrl), {
+      timeoutMs: 90_000,
+      child: gateway,
+    });
     gatewaySampler = new ProcSampler(gateway.pid);
     samplers.push(gatewaySampler);
     await sleep(1000);
@@ -423,7 +527,8 @@ async function runGateway(name: GatewayName, ctx: RunContext, pubsub: TypedPubSu
       const parts = await Promise.all(
         clientProcs.map((c) => ask<ClientProgress>(c, { type: 'progress' }, 'progress')),
       );
-      const sum = (k: keyof Omit<ClientProgress, 'type'>) => parts.reduce((n, p) => n + (p[k] ?? 0), 0);
+      const sum = (k: keyof Omit<ClientProgress, 'type'>) =>
+        parts.reduce((n, p) => n + (p[k] ?? 0), 0);
       return {
         attempted: sum('attempted'),
         acked: sum('acked'),
@@ -435,7 +540,8 @@ async function runGateway(name: GatewayName, ctx: RunContext, pubsub: TypedPubSu
     };
 
     log(`${name}: connecting ${clientsWanted} clients at ${connectRate}/s`);
-    const connectDeadline = Date.now() + (clientsWanted / connectRate + opts.number('connect-timeout')) * 1000;
+    const connectDeadline =
+      Date.now() + (clientsWanted / connectRate + opts.number('connect-timeout')) * 1000;
     let p = await progress();
     let lastLog = 0;
     while (p.acked + p.failed < clientsWanted && Date.now() < connectDeadline) {
@@ -450,7 +556,8 @@ async function runGateway(name: GatewayName, ctx: RunContext, pubsub: TypedPubSu
     result.clients.connectSec = round((now() - connectStart) / 1000, 1);
     mark('connected');
     log(`${name}: ${p.acked} connected, ${p.failed} failed in ${result.clients.connectSec} s`);
-    if (p.acked === 0) throw new Error(`no client connected; see ${relative(repoRoot, ctx.logDir)}`);
+    if (p.acked === 0)
+      throw new Error(`no client connected; see ${relative(repoRoot, ctx.logDir)}`);
 
     // 4. Warm-up: every connected client must see an event before the
     // measured window starts, so every subscription is established end to
@@ -461,7 +568,12 @@ async function runGateway(name: GatewayName, ctx: RunContext, pubsub: TypedPubSu
     const warmDeadline = Date.now() + opts.number('warmup-timeout') * 1000;
     let warmSeq = -1;
     const warm = () =>
-      pubsub.publish(tickTrigger(channel), { seq: warmSeq--, sentAt: now(), payload, authorId: 'u0' });
+      pubsub.publish(tickTrigger(channel), {
+        seq: warmSeq--,
+        sentAt: now(),
+        payload,
+        authorId: 'u0',
+      });
     await warm();
     let lastPrimed = -1;
     let primedChangedAt = Date.now();
@@ -478,14 +590,26 @@ async function runGateway(name: GatewayName, ctx: RunContext, pubsub: TypedPubSu
       }
     }
     result.clients.warmupSec = round((now() - warmStart) / 1000, 1);
-    log(`${name}: ${p.primed}/${p.acked - p.dropped} clients primed in ${result.clients.warmupSec} s`);
+    // Upstream subscriptions as the measured window starts; asked again at the
+    // end, when an overloaded subgraph may not answer in time.
+    const statsAtStart = await ask<{ stats: SubgraphStats }>(
+      subgraphs,
+      { type: 'stats' },
+      'stats',
+      10_000,
+    ).catch(() => undefined);
+    log(
+      `${name}: ${p.primed}/${p.acked - p.dropped} clients primed in ${result.clients.warmupSec} s`,
+    );
     // Let the last warm-up events drain before measuring.
     await sleep(1500);
     p = await progress();
     const subscribedAtStart = p.acked - p.dropped;
 
     // 5. Publish the measured events on a fixed schedule.
-    log(`${name}: publishing ${measuredEvents} events at ${rate}/s to ${subscribedAtStart} subscribers`);
+    log(
+      `${name}: publishing ${measuredEvents} events at ${rate}/s to ${subscribedAtStart} subscribers`,
+    );
     mark('publish');
     const publishStart = now();
     const interval = 1000 / rate;
@@ -496,7 +620,12 @@ async function runGateway(name: GatewayName, ctx: RunContext, pubsub: TypedPubSu
       if (wait > 0) await sleep(wait);
       const sentAt = now();
       maxLag = Math.max(maxLag, sentAt - due);
-      await pubsub.publish(tickTrigger(channel), { seq, sentAt, payload, authorId: `u${seq % 100}` });
+      await pubsub.publish(tickTrigger(channel), {
+        seq,
+        sentAt,
+        payload,
+        authorId: `u${seq % 100}`,
+      });
     }
     const publishEnd = now();
     mark('published');
@@ -504,7 +633,10 @@ async function runGateway(name: GatewayName, ctx: RunContext, pubsub: TypedPubSu
     result.events.publishSec = round((publishEnd - publishStart) / 1000, 2);
     result.events.maxPublishLagMs = round(maxLag, 1);
 
-    // 6. Drain: until everything expected has arrived, progress stalls, or the limit.
+    // 6. Drain: until everything expected has arrived, or nothing has
+    // arrived for a while with the gateway idle (a saturated gateway can go
+    // many seconds between deliveries while it works through its backlog),
+    // or the limit.
     const expected = subscribedAtStart * measuredEvents;
     const drainDeadline = Date.now() + opts.number('drain') * 1000;
     let lastReceived = -1;
@@ -515,17 +647,29 @@ async function runGateway(name: GatewayName, ctx: RunContext, pubsub: TypedPubSu
       if (p.received !== lastReceived) {
         lastReceived = p.received;
         stalledSince = Date.now();
-      } else if (Date.now() - stalledSince > 5000) break;
+      } else if (Date.now() - stalledSince > 3000 && gatewaySampler.recentCpuPct(2000) < 10) break;
       await sleep(250);
     }
     result.events.drainSec = round((now() - publishEnd) / 1000, 1);
+    result.events.gatewayBusyAtEnd = gatewaySampler.recentCpuPct(2000) > 50;
     mark('drained');
 
     // 7. Collect.
     const reports = await Promise.all(
       clientProcs.map((c) => ask<ClientReport>(c, { type: 'report' }, 'report', 60_000)),
     );
-    const stats = await ask<{ stats: SubgraphStats }>(subgraphs, { type: 'stats' }, 'stats').catch(() => undefined);
+    const statsAtEnd = await ask<{ stats: SubgraphStats }>(
+      subgraphs,
+      { type: 'stats' },
+      'stats',
+      15_000,
+    ).catch(() => {
+      log(
+        `${name}: the subgraphs did not answer at the end (overloaded?); using their counts from the start`,
+      );
+      return undefined;
+    });
+    const stats = statsAtEnd ?? statsAtStart;
     const sum = (k: keyof ClientReport) => reports.reduce((n, r) => n + ((r[k] as number) ?? 0), 0);
     const reasons: Record<string, number> = {};
     for (const r of reports) {
@@ -533,7 +677,8 @@ async function runGateway(name: GatewayName, ctx: RunContext, pubsub: TypedPubSu
     }
     const histogram = mergeHistograms(reports.map((r) => r.histogram));
     const perSecond = new Map<number, number>();
-    for (const r of reports) for (const [s, n] of r.perSecond) perSecond.set(s, (perSecond.get(s) ?? 0) + n);
+    for (const r of reports)
+      for (const [s, n] of r.perSecond) perSecond.set(s, (perSecond.get(s) ?? 0) + n);
     const lastReceiveAt = Math.max(...reports.map((r) => r.lastReceiveAt));
     const received = sum('received');
     const unique = sum('unique');
@@ -558,16 +703,23 @@ async function runGateway(name: GatewayName, ctx: RunContext, pubsub: TypedPubSu
       withErrors: sum('withErrors'),
       invalid: sum('invalid'),
       deliveredPerSec:
-        received && lastReceiveAt > publishStart ? round(received / ((lastReceiveAt - publishStart) / 1000), 0) : 0,
+        received && lastReceiveAt > publishStart
+          ? round(received / ((lastReceiveAt - publishStart) / 1000), 0)
+          : 0,
       // Whole seconds inside the publishing window only, so a partial edge second does not count.
       peakDeliveredPerSec: Math.max(
         0,
         ...[...perSecond.entries()]
-          .filter(([s]) => s * 1000 >= publishStart && (s + 1) * 1000 <= Math.max(publishEnd, lastReceiveAt))
+          .filter(
+            ([s]) =>
+              s * 1000 >= publishStart && (s + 1) * 1000 <= Math.max(publishEnd, lastReceiveAt),
+          )
           .map(([, n]) => n),
       ),
       anyLost: expected - unique > 0,
-      ...(reports.find((r) => r.sample)?.sample ? { sample: reports.find((r) => r.sample)!.sample! } : {}),
+      ...(reports.find((r) => r.sample)?.sample
+        ? { sample: reports.find((r) => r.sample)!.sample! }
+        : {}),
     };
     result.latencyMs = {
       p50: round(percentile(histogram, 0.5, HIST_RES_MS), 1),
@@ -582,7 +734,11 @@ async function runGateway(name: GatewayName, ctx: RunContext, pubsub: TypedPubSu
       rssIdleMiB: round(g.rssAtMiB('idle'), 1),
       rssConnectedMiB: round(g.rssAtMiB('connected'), 1),
       rssPeakMiB: round(g.peakRssMiB(), 1),
-      kibPerClient: round(((g.rssAtMiB('connected') - g.rssAtMiB('idle')) * 1024) / Math.max(1, subscribedAtStart), 1),
+      // Meaningless below a few thousand clients: GC moves RSS by more than the clients cost.
+      kibPerClient:
+        subscribedAtStart >= 1000
+          ? round(((g.rssAtMiB('connected') - g.rssAtMiB('idle')) * 1024) / subscribedAtStart, 1)
+          : NaN,
       cpuConnectPct: round(g.cpuPct('idle', 'connected'), 1),
       cpuEventsPct: round(g.cpuPct('publish', 'drained'), 1),
       cpuPeakPct: round(g.peakCpuPct('idle', 'drained'), 1),
@@ -590,26 +746,59 @@ async function runGateway(name: GatewayName, ctx: RunContext, pubsub: TypedPubSu
     result.subgraphProcess = {
       cpuEventsPct: round(subgraphSampler.cpuPct('publish', 'drained'), 1),
       rssPeakMiB: round(subgraphSampler.peakRssMiB(), 1),
-      ...(stats ? { stats: stats.stats } : {}),
+      ...(stats
+        ? { stats: stats.stats, statsFrom: statsAtEnd ? ('end' as const) : ('start' as const) }
+        : {}),
     };
     result.clientProcesses = {
-      cpuEventsPct: round(clientSamplers.reduce((n, s) => n + s.cpuPct('publish', 'drained'), 0), 1),
-      rssPeakMiB: round(clientSamplers.reduce((n, s) => n + s.peakRssMiB(), 0), 1),
+      cpuEventsPct: round(
+        clientSamplers.reduce((n, s) => n + s.cpuPct('publish', 'drained'), 0),
+        1,
+      ),
+      rssPeakMiB: round(
+        clientSamplers.reduce((n, s) => n + s.peakRssMiB(), 0),
+        1,
+      ),
     };
     result.harnessProcess = { cpuEventsPct: round(selfSampler.cpuPct('publish', 'drained'), 1) };
+    const busy = machineSampler.cpuPct('publish', 'drained');
+    const softirq = softirqSampler.cpuPct('publish', 'drained');
+    const redis = redisSamplers.reduce((n, s) => n + s.cpuPct('publish', 'drained'), 0);
+    result.machineCpu = {
+      busyPct: round(busy, 1),
+      gatewayCorePct: round(gatewayCoreSampler.cpuPct('publish', 'drained'), 1),
+      stealPct: round(stealSampler.cpuPct('publish', 'drained'), 1),
+      softirqPct: round(softirq, 1),
+      redisPct: round(redis, 1),
+      outsideBenchPct: round(
+        busy -
+          redis -
+          g.cpuPct('publish', 'drained') -
+          subgraphSampler.cpuPct('publish', 'drained') -
+          clientSamplers.reduce((n, s) => n + s.cpuPct('publish', 'drained'), 0) -
+          selfSampler.cpuPct('publish', 'drained'),
+        1,
+      ),
+      loadAverage1m: round(loadavg()[0] ?? NaN, 2),
+    };
     result.ok = true;
     log(
       `${name}: received ${received}/${expected} (lost ${expected - unique}, dup ${result.events.duplicates}), ` +
         `p50 ${result.latencyMs.p50} ms, p99 ${result.latencyMs.p99} ms, gateway CPU ${result.gatewayProcess.cpuEventsPct}%`,
     );
 
+    checkExits();
+
     // 8. Close clients first (their close is not a failure), then servers.
-    await Promise.all(clientProcs.map((c) => ask(c, { type: 'close' }, 'never', 5000).catch(() => undefined)));
+    await Promise.all(
+      clientProcs.map((c) => ask(c, { type: 'close' }, 'never', 5000).catch(() => undefined)),
+    );
   } catch (error) {
     result.error = error instanceof Error ? error.message : String(error);
     log(`${name}: FAILED: ${result.error}`);
   } finally {
     samplers.forEach((s) => s.stop());
+    if (!exitsChecked) checkExits();
     for (const c of [...children].reverse()) await c.stop(5000);
   }
   return result;
@@ -627,25 +816,55 @@ function table(results: GatewayResult[]): string {
     ['delivered msgs/s (peak 1 s)', (r) => r.events.peakDeliveredPerSec],
     ['expected messages', (r) => r.events.expected],
     ['received messages', (r) => r.events.received],
-    ['lost (expected − unique received)', (r) => r.events.lost],
+    ['lost or late (expected − unique received)', (r) => r.events.lost],
     ['duplicates', (r) => r.events.duplicates],
     ['events with errors / invalid', (r) => `${r.events.withErrors} / ${r.events.invalid}`],
-    ['any event lost?', (r) => (r.ok ? (r.events.anyLost ? 'YES' : 'no') : '–')],
+    [
+      'any event lost?',
+      (r) =>
+        !r.ok
+          ? '–'
+          : !r.events.anyLost
+            ? 'no'
+            : r.events.gatewayBusyAtEnd
+              ? 'YES (gateway still busy at end of drain: backlog)'
+              : 'YES',
+    ],
     ['latency p50 (ms)', (r) => r.latencyMs.p50],
     ['latency p90 (ms)', (r) => r.latencyMs.p90],
     ['latency p99 (ms)', (r) => r.latencyMs.p99],
     ['latency max (ms)', (r) => r.latencyMs.max],
     ['drain after last publish (s)', (r) => r.events.drainSec],
-    ['gateway RSS idle → connected (MiB)', (r) => `${r.gatewayProcess.rssIdleMiB} → ${r.gatewayProcess.rssConnectedMiB}`],
+    [
+      'gateway RSS idle → connected (MiB)',
+      (r) => `${r.gatewayProcess.rssIdleMiB} → ${r.gatewayProcess.rssConnectedMiB}`,
+    ],
     ['gateway RSS peak (MiB)', (r) => r.gatewayProcess.rssPeakMiB],
     ['gateway KiB per client', (r) => r.gatewayProcess.kibPerClient],
     ['gateway CPU % while connecting', (r) => r.gatewayProcess.cpuConnectPct],
     ['gateway CPU % during events (mean)', (r) => r.gatewayProcess.cpuEventsPct],
     ['gateway CPU % (peak 1 s)', (r) => r.gatewayProcess.cpuPeakPct],
     ['subgraph CPU % during events', (r) => r.subgraphProcess.cpuEventsPct],
-    ['upstream subscriptions at subgraph (peak)', (r) => r.subgraphProcess.stats?.peakSubscriptions],
-    ['entity fetches served by users subgraph', (r) => r.subgraphProcess.stats?.usersRequests],
+    [
+      'upstream subscriptions at subgraph (peak)',
+      (r) => r.subgraphProcess.stats?.peakSubscriptions,
+    ],
+    [
+      'entity fetches served by users subgraph',
+      (r) =>
+        r.subgraphProcess.statsFrom === 'start'
+          ? `${r.subgraphProcess.stats?.usersRequests} (before events; no answer at the end)`
+          : r.subgraphProcess.stats?.usersRequests,
+    ],
     ['client-load CPU % during events', (r) => r.clientProcesses.cpuEventsPct],
+    [`machine CPU % busy (${cpus().length * 100} = all cores)`, (r) => r.machineCpu.busyPct],
+    ['  of it Redis', (r) => r.machineCpu.redisPct],
+    ['  of it neither bench nor Redis (kernel, other work)', (r) => r.machineCpu.outsideBenchPct],
+    ['  kernel softirq (loopback networking)', (r) => r.machineCpu.softirqPct],
+    [
+      'gateway core busy % / machine steal %',
+      (r) => `${r.machineCpu.gatewayCorePct} / ${r.machineCpu.stealPct}`,
+    ],
   ];
   return markdownTable(
     ['metric', ...results.map((r) => r.gateway)],
@@ -671,6 +890,10 @@ export async function main(argv: string[]): Promise<void> {
   opts.number('rate', { min: 0.1, max: 1000 });
   opts.number('duration', { min: 1, max: 600 });
   const redisUrl = opts.string('redis-url');
+  const sharedOption = opts.string('shared');
+  if (sharedOption !== 'yes' && sharedOption !== 'no')
+    throw new Error('--shared must be yes or no');
+  const shared = sharedOption === 'yes';
 
   const startedAt = new Date();
   const stamp = startedAt.toISOString().replace(/[:.]/g, '-').replace('Z', '');
@@ -679,6 +902,8 @@ export async function main(argv: string[]): Promise<void> {
   const logDir = join(resultsDir, 'logs', runId);
   await mkdir(logDir, { recursive: true });
   const homeDir = await mkdtemp(join(tmpdir(), 'arcadia-bench-'));
+  // Also on Ctrl-C, which exits without running the `finally` below.
+  process.on('exit', () => rmSync(homeDir, { recursive: true, force: true }));
 
   // CPU placement.
   const pinMode = opts.string('pin');
@@ -687,7 +912,7 @@ export async function main(argv: string[]): Promise<void> {
   let placement = `no pinning: gateway, subgraphs, client load, harness and Redis share ${cpusCount} CPUs`;
   if (pinMode === 'gateway' && cpusCount >= 2 && canPin()) {
     cpusPlan.gateway = '0';
-    cpusPlan.rest = `1-${cpusCount - 1}`;
+    cpusPlan.rest = cpusCount === 2 ? '1' : `1-${cpusCount - 1}`;
     pinSelf(cpusPlan.rest);
     placement =
       `gateway pinned to CPU 0; subgraphs, client load and harness pinned to CPU ${cpusPlan.rest}; ` +
@@ -705,12 +930,14 @@ export async function main(argv: string[]): Promise<void> {
     log(`signing ${clients} access tokens`);
     const tokens: string[] = [];
     for (let i = 0; i < clients; i++) {
-      tokens.push((await signer.sign({ userId: `bench-user-${i}`, roles: ['USER'], scopes: [] }, 3600)).token);
+      tokens.push(
+        (await signer.sign({ userId: `bench-user-${i}`, roles: ['USER'], scopes: [] }, 3600)).token,
+      );
     }
 
     // One supergraph file for both gateways.
     const ports = { ticks: await freePort(), users: await freePort() };
-    const sdl = subgraphSdls();
+    const sdl = subgraphSdls(shared);
     const { supergraphSdl } = composeSupergraph([
       { name: 'ticks', url: `http://127.0.0.1:${ports.ticks}/graphql`, typeDefs: sdl.ticks },
       { name: 'users', url: `http://127.0.0.1:${ports.users}/graphql`, typeDefs: sdl.users },
@@ -729,6 +956,7 @@ export async function main(argv: string[]): Promise<void> {
       redisUrl,
       runId,
       cpus: cpusPlan,
+      shared,
     };
     log(placement);
     for (const g of gateways) {
@@ -773,7 +1001,8 @@ export async function main(argv: string[]): Promise<void> {
   await writeFile(file, `${JSON.stringify(report, null, 2)}\n`);
 
   const header =
-    `## Subscriptions: ${clients} clients × ${opts.string('rate')} events/s × ${opts.string('duration')} s\n\n` +
+    `## Subscriptions: ${clients} clients × ${opts.string('rate')} events/s × ${opts.string('duration')} s` +
+    `${shared ? ' (ticks @shared)' : ' (ticks not @shared: per-caller upstreams in Arcadia)'}\n\n` +
     `${cpusCount} × ${cpuModel}, ${report.machine.memGiB} GiB, Node ${process.version}; ${placement}.\n` +
     `Hive Gateway ${report.versions['@graphql-hive/gateway']}; Arcadia router ${report.versions.arcadiaRouter} ` +
     `(@apollo/gateway ${report.versions['@apollo/gateway']}).\n`;
@@ -781,11 +1010,16 @@ export async function main(argv: string[]): Promise<void> {
   for (const r of results) {
     const reasons = Object.entries(r.clients.reasons);
     if (reasons.length) {
-      console.log(`${r.gateway}: client failures: ${reasons.map(([k, v]) => `${v}× ${k}`).join('; ')}`);
+      console.log(
+        `${r.gateway}: client failures: ${reasons.map(([k, v]) => `${v}× ${k}`).join('; ')}`,
+      );
     }
-    if (r.events.sample) console.log(`${r.gateway}: sample of an error/invalid event: ${r.events.sample}`);
+    if (r.events.sample)
+      console.log(`${r.gateway}: sample of an error/invalid event: ${r.events.sample}`);
   }
-  console.log(`results: ${relative(process.cwd(), file)}\nlogs:    ${relative(process.cwd(), logDir)}`);
+  console.log(
+    `results: ${relative(process.cwd(), file)}\nlogs:    ${relative(process.cwd(), logDir)}`,
+  );
   if (results.some((r) => !r.ok)) process.exitCode = 1;
 }
 

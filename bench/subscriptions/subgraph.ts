@@ -30,15 +30,43 @@ export interface TickEvent {
 /** The pub/sub trigger of a channel. */
 export const tickTrigger = (channel: string) => `ticks:${channel}`;
 
-const link = 'extend schema @link(url: "https://specs.apollo.dev/federation/v2.7", import: ["@key"])';
+const link =
+  'extend schema @link(url: "https://specs.apollo.dev/federation/v2.7", import: ["@key"])';
 
-export const ticksTypeDefs = gql`
-  ${link}
+/**
+ * With `shared`, `Subscription.ticks` carries Arcadia's `@shared` directive
+ * (composed into the supergraph): its events are the same for every caller,
+ * so the router may open one upstream subscription for all clients and
+ * resolve each event once. Other gateways ignore the directive.
+ */
+export function ticksTypeDefs(shared: boolean) {
+  if (!shared) {
+    return gql`
+      ${link}
 
-  type Subscription {
-    ticks(channel: ID!): Tick!
+      type Subscription {
+        ticks(channel: ID!): Tick!
+      }
+      ${tickTypes}
+    `;
   }
+  return gql`
+    extend schema
+      @link(url: "https://specs.apollo.dev/federation/v2.7", import: ["@key", "@composeDirective"])
+      @link(url: "https://arcadia.dev/directives/v1.0", import: ["@shared"])
+      @composeDirective(name: "@shared")
 
+    "Events of this subscription are the same for every caller."
+    directive @shared on FIELD_DEFINITION
+
+    type Subscription {
+      ticks(channel: ID!): Tick! @shared
+    }
+    ${tickTypes}
+  `;
+}
+
+const tickTypes = `
   type Tick {
     seq: Int!
     sentAt: Float!
@@ -81,9 +109,9 @@ export interface SubgraphStats {
 }
 
 /** SDL of both subgraphs as composition sees it. */
-export function subgraphSdls(): { ticks: string; users: string } {
+export function subgraphSdls(shared: boolean): { ticks: string; users: string } {
   return {
-    ticks: printSubgraphSchema(buildSubgraphSchema([{ typeDefs: ticksTypeDefs }])),
+    ticks: printSubgraphSchema(buildSubgraphSchema([{ typeDefs: ticksTypeDefs(shared) }])),
     users: printSubgraphSchema(buildSubgraphSchema([{ typeDefs: usersTypeDefs }])),
   };
 }
@@ -140,7 +168,7 @@ async function main() {
 
   const ticks = createSubgraphServer<BaseContext>({
     name: 'ticks',
-    typeDefs: ticksTypeDefs,
+    typeDefs: ticksTypeDefs(process.env.TICKS_SHARED === 'yes'),
     internalSecrets: keys.internalSecrets,
     logger,
     context: (base) => base,
