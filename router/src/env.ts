@@ -61,6 +61,8 @@ const shape = {
   SUBSCRIPTION_RETRY_MAX_MS: env.int(30_000),
   /** Events queued for one client subscription before the client counts as too slow and is cut off. */
   SUBSCRIPTION_CLIENT_BUFFER: env.int(1_000),
+  /** Bytes a client's WebSocket may have unsent before the client is cut off as too slow. */
+  SUBSCRIPTION_SOCKET_BUFFER_BYTES: env.int(4 * 1024 * 1024),
   LOG_LEVEL: env.logLevel(),
   NODE_ENV: env.nodeEnv(),
   ...servicesEnv.redis,

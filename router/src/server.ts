@@ -220,6 +220,7 @@ export async function createRouter(deps: RouterDeps): Promise<Router> {
     apollo,
     metrics: subscriptionMetrics,
     logger,
+    maxSocketBufferBytes: config.SUBSCRIPTION_SOCKET_BUFFER_BYTES,
   };
   const webSocket = serveWebSocket(httpServer, '/graphql', transportDeps);
 

@@ -343,7 +343,7 @@ describe('subscriptions and their limits', () => {
     const graph = await startSupergraph({
       subgraphs: [owner.server, usersSubgraph(k), mediaSubgraph(k)],
       keys: k,
-      routerEnv: { SUBSCRIPTION_CLIENT_BUFFER: '5' },
+      routerEnv: { SUBSCRIPTION_CLIENT_BUFFER: '5', SUBSCRIPTION_SOCKET_BUFFER_BYTES: '262144' },
     });
     try {
       const socket = new WebSocket(graph.url.replace(/^http/, 'ws'), 'graphql-transport-ws');

@@ -380,10 +380,8 @@ class Pipeline {
         this.channels.delete(channel);
         if (this.channels.size === 0) this.onEmpty();
       },
-      () => {
-        metrics.slowClientsDropped.inc(labels);
-        client.onSlowConsumer();
-      },
+      // The transport counts the drop: it owns the connection it closes.
+      () => client.onSlowConsumer(),
     );
     metrics.clientSubscriptions.inc(labels);
     this.channels.add(channel);

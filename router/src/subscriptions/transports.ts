@@ -29,6 +29,8 @@ export interface TransportDeps {
   apollo: ApolloServer<RouterContext>;
   metrics: SubscriptionMetrics;
   logger: Logger;
+  /** Bytes a client's socket may have queued before it counts as too slow. */
+  maxSocketBufferBytes: number;
 }
 
 interface Authenticated {
@@ -87,26 +89,6 @@ function toGraphQLErrors(errors: readonly GraphQLFormattedError[]): GraphQLError
   );
 }
 
-/** Maps an iterator's values, passing `return` through so unsubscribing reaches the source at once. */
-function mapEvents<T, U>(
-  source: AsyncIterableIterator<T>,
-  map: (value: T) => U,
-): AsyncIterableIterator<U> {
-  return {
-    next: async () => {
-      const result = await source.next();
-      return result.done ? result : { done: false, value: map(result.value) };
-    },
-    return: async () => {
-      await source.return?.();
-      return { done: true, value: undefined };
-    },
-    [Symbol.asyncIterator]() {
-      return this;
-    },
-  };
-}
-
 /** What graphql-ws keeps per socket. */
 type SocketExtra = {
   socket: WebSocket;
@@ -119,6 +101,8 @@ type OperationContextValue = {
   prepared: PreparedOperation;
   caller: Caller;
   socket: WebSocket;
+  /** The client's operation id, for the `next` frames written directly. */
+  id: string;
 };
 
 /**
@@ -132,6 +116,16 @@ export function serveWebSocket(httpServer: Server, path: string, deps: Transport
   const { metrics, logger } = deps;
   const wsServer = new WebSocketServer({ server: httpServer, path });
   const labels = { transport: 'ws' };
+  // Every client of a pipeline receives the same event object: serialise it once.
+  const cache = new WeakMap<object, string>();
+  const serialised = (event: object) => {
+    let json = cache.get(event);
+    if (json === undefined) {
+      json = JSON.stringify(event);
+      cache.set(event, json);
+    }
+    return json;
+  };
 
   const cleanup = useServer<Record<string, unknown> | undefined, SocketExtra>(
     {
@@ -163,13 +157,14 @@ export function serveWebSocket(httpServer: Server, path: string, deps: Transport
         metrics.clientSockets.dec(labels);
       },
       onClose: (ctx) => clearTimeout(ctx.extra.expiryTimer),
-      onSubscribe: (ctx, _id, payload): ExecutionArgs | readonly GraphQLError[] => {
+      onSubscribe: (ctx, id, payload): ExecutionArgs | readonly GraphQLError[] => {
         const prepared = deps.prepare(payload);
         if (prepared.kind === 'errors') return toGraphQLErrors(prepared.errors);
         const contextValue: OperationContextValue = {
           prepared,
           caller: ctx.extra.auth?.caller ?? ANONYMOUS,
           socket: ctx.extra.socket,
+          id,
         };
         return {
           schema: deps.engine.planner.apiSchema,
@@ -180,23 +175,53 @@ export function serveWebSocket(httpServer: Server, path: string, deps: Transport
         };
       },
       subscribe: (args) => {
-        const { prepared, caller, socket } = args.contextValue as OperationContextValue;
+        const { prepared, caller, socket, id } = args.contextValue as OperationContextValue;
         if (prepared.kind !== 'subscription')
           return { errors: [new GraphQLError('Not a subscription.')] };
+        let dropped = false;
+        const dropSlowClient = () => {
+          if (dropped) return;
+          dropped = true;
+          metrics.slowClientsDropped.inc(labels);
+          socket.close(SLOW_CONSUMER_CLOSE_CODE, 'Slow consumer');
+          // A client that stopped reading will not read the close frame either.
+          setTimeout(() => socket.terminate(), 1_000).unref();
+        };
         const events = deps.engine.subscribe({
           ...prepared,
           caller,
           transport: 'ws',
-          onSlowConsumer: () => {
-            socket.close(SLOW_CONSUMER_CLOSE_CODE, 'Slow consumer');
-            // A client that stopped reading will not read the close frame either.
-            setTimeout(() => socket.terminate(), 1_000).unref();
-          },
+          onSlowConsumer: dropSlowClient,
         } satisfies SubscribeArgs);
-        // graphql-ws serialises errors with toJSON(); events carry them formatted already.
-        return mapEvents(events, (event) =>
-          event.errors ? { ...event, errors: toGraphQLErrors(event.errors) } : event,
-        ) as AsyncIterableIterator<never>;
+        // Hot path: one event goes to many sockets. Rather than yielding it to
+        // graphql-ws (which serialises it once per socket and waits for each
+        // write), serialise it once and write the `next` frame directly; the
+        // socket's own buffer is the bound on a slow client. graphql-ws still
+        // sends `complete` when this iterator ends.
+        const prefix = `{"id":${JSON.stringify(id)},"type":"next","payload":`;
+        const iterator: AsyncIterableIterator<never> = {
+          next: async () => {
+            for (;;) {
+              const result = await events.next();
+              if (result.done) return result as IteratorResult<never>;
+              if (socket.readyState !== socket.OPEN) continue;
+              socket.send(`${prefix}${serialised(result.value)}}`);
+              if (socket.bufferedAmount > deps.maxSocketBufferBytes) dropSlowClient();
+            }
+          },
+          return: async () => {
+            await events.return?.();
+            return { done: true, value: undefined };
+          },
+          throw: async () => {
+            await events.return?.();
+            return { done: true, value: undefined };
+          },
+          [Symbol.asyncIterator]() {
+            return this;
+          },
+        };
+        return iterator;
       },
       execute: async (args) => {
         const { prepared, caller } = args.contextValue as OperationContextValue;
@@ -270,7 +295,10 @@ export function sseHandler(deps: TransportDeps): RequestHandler {
         ...prepared,
         caller,
         transport: 'sse',
-        onSlowConsumer: close,
+        onSlowConsumer: () => {
+          deps.metrics.slowClientsDropped.inc(labels);
+          close();
+        },
       });
       // Not an async generator: its return() would wait for the next event,
       // so a client that hangs up would hold its upstream until then.
