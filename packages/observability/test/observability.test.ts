@@ -1,5 +1,4 @@
 import { Writable } from 'node:stream';
-import { pino } from 'pino';
 import { describe, expect, it } from 'vitest';
 import { Counter, createLogger, createMetricsRegistry } from '../src/index.js';
 

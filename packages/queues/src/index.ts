@@ -1,0 +1,227 @@
+/**
+ * Every BullMQ queue of Arcadia in one place: its name, the payload of its
+ * jobs, how a job's id is derived from its payload and its retry policy, so
+ * producers (subgraphs) and consumers (workers) cannot drift apart.
+ */
+import { Queue, Worker, type Job, type JobsOptions, type Processor } from 'bullmq';
+
+export { UnrecoverableError } from 'bullmq';
+export type { Job } from 'bullmq';
+
+/** Queue names. */
+export const QUEUES = {
+  /** Image processing: resize an uploaded original into its WebP variants. */
+  media: 'media',
+} as const;
+
+/** The name of one of Arcadia's queues. */
+export type QueueName = (typeof QUEUES)[keyof typeof QUEUES];
+
+/** Why an image is (re)processed. */
+export type MediaJobReason = 'upload' | 'reprocess' | 'sweep';
+
+/** A job of the `media` queue: process version `version` of image `imageId`. */
+export interface MediaJob {
+  readonly imageId: string;
+  readonly reason: MediaJobReason;
+  /**
+   * The processing version the job is for. Each reprocess request bumps the
+   * image's version, so a job for an older version is recognised as stale.
+   */
+  readonly version: number;
+}
+
+/** The payload of each queue's jobs. */
+export interface JobPayloads {
+  media: MediaJob;
+}
+
+/**
+ * The id of the job for `data`. Enqueueing a payload whose id is already in
+ * the queue adds nothing (BullMQ keeps one job per id), which makes producers
+ * idempotent: completing an upload twice, or a sweeper and a client racing,
+ * still runs the work once. The id depends on what the work is for, not on
+ * why it was asked for, so the reason does not take part.
+ */
+export function jobIdFor<N extends QueueName>(name: N, data: JobPayloads[N]): string {
+  switch (name) {
+    case QUEUES.media:
+      // BullMQ ids may not contain ':' and may not look like integers.
+      return `image-${data.imageId}-v${data.version}`;
+    default:
+      throw new Error(`unknown queue ${String(name)}`);
+  }
+}
+
+/** Retry policy of a queue's jobs; producers may override attempts and backoff. */
+export interface RetryPolicy {
+  /** Runs of a job before it fails for good (the first run included). */
+  attempts: number;
+  /** First retry delay; each further retry waits twice as long. */
+  backoffMs: number;
+}
+
+/** Default retry policy per queue. */
+export const RETRY_DEFAULTS: Record<QueueName, RetryPolicy> = {
+  media: { attempts: 5, backoffMs: 1000 },
+};
+
+/** How to reach Redis and where in it the queues live. */
+export interface QueueConnection {
+  /** `redis://…` URL. */
+  connection: { url: string };
+  /**
+   * Key prefix of every BullMQ key (`QUEUE_PREFIX`). Producers and workers
+   * must agree; tests use a unique prefix per file.
+   */
+  prefix: string;
+}
+
+function jobOptions(name: QueueName, retry: Partial<RetryPolicy> = {}): JobsOptions {
+  const policy = { ...RETRY_DEFAULTS[name], ...retry };
+  return {
+    attempts: policy.attempts,
+    backoff: { type: 'exponential', delay: policy.backoffMs },
+    // A finished job has nothing more to tell; its id becomes free again.
+    removeOnComplete: true,
+    // Failed jobs stay a week for inspection (and keep their id taken meanwhile).
+    removeOnFail: { age: 7 * 24 * 3600, count: 10_000 },
+  };
+}
+
+/** A queue producers add typed jobs to. */
+export interface TypedQueue<N extends QueueName> {
+  readonly name: N;
+  /** The underlying BullMQ queue, for inspection (`getJob`, counts) in workers and tests. */
+  readonly queue: Queue<JobPayloads[N]>;
+  /**
+   * Adds the job for `data` under {@link jobIdFor}; nothing is added while a
+   * job with that id exists. Resolves to the job id.
+   */
+  enqueue(data: JobPayloads[N]): Promise<string>;
+  /**
+   * Adds the job again even when a finished (failed or completed) job holds
+   * its id: for sweepers re-driving work that did not finish. A waiting,
+   * delayed or active job is left alone. Resolves to true when a job was added.
+   */
+  reenqueue(data: JobPayloads[N]): Promise<boolean>;
+  /** True while the job for `data` is waiting, delayed (a retry) or running. */
+  isPending(data: JobPayloads[N]): Promise<boolean>;
+  close(): Promise<void>;
+}
+
+/** Opens the queue `name` for adding jobs. */
+export function createQueue<N extends QueueName>(
+  name: N,
+  options: QueueConnection & { retry?: Partial<RetryPolicy> },
+): TypedQueue<N> {
+  const queue = new Queue<JobPayloads[N]>(name, {
+    // A producer answers a request: while Redis is away, adding fails after one
+    // reconnection attempt instead of holding the request until Redis is back.
+    connection: { ...options.connection, maxRetriesPerRequest: 1 },
+    prefix: options.prefix,
+    defaultJobOptions: jobOptions(name, options.retry),
+  });
+  // Without a listener an 'error' event would crash the process; ioredis reconnects by itself.
+  queue.on('error', () => undefined);
+  const add = async (data: JobPayloads[N]) => {
+    const jobId = jobIdFor(name, data);
+    // BullMQ's name/data generics do not narrow through our mapped payload type.
+    await (queue as Queue).add(name, data, { jobId });
+    return jobId;
+  };
+  const finished = (state: string) =>
+    state === 'completed' || state === 'failed' || state === 'unknown';
+  return {
+    name,
+    queue,
+    enqueue: add,
+    async reenqueue(data) {
+      const existing = await queue.getJob(jobIdFor(name, data));
+      if (existing) {
+        if (!finished(await existing.getState())) return false;
+        await existing.remove();
+      }
+      await add(data);
+      return true;
+    },
+    async isPending(data) {
+      const existing = await queue.getJob(jobIdFor(name, data));
+      return existing ? !finished(await existing.getState()) : false;
+    },
+    close: () => queue.close(),
+  };
+}
+
+/** What a processor learns about the run it is in. */
+export interface JobRun<T> {
+  readonly id: string;
+  readonly data: T;
+  /** 1 for the first run, 2 for the first retry, … */
+  readonly attempt: number;
+  /** The last attempt; failing it fails the job for good. */
+  readonly maxAttempts: number;
+}
+
+/** Tuning of a worker. */
+export interface WorkerOptions extends QueueConnection {
+  /** Jobs run at the same time by this worker instance. */
+  concurrency: number;
+  /**
+   * How long a job's lock lives without renewal. A running worker renews it
+   * every half of this; a worker that dies stops renewing, and after this
+   * long (plus `stalledIntervalMs`) another worker takes the job over.
+   */
+  lockDurationMs?: number;
+  /** How often this worker looks for stalled jobs of dead workers. */
+  stalledIntervalMs?: number;
+  /** Times a job may be taken over from a dead worker before it fails. */
+  maxStalledCount?: number;
+  /** Called when a run fails (it may be retried); for logs. */
+  onFailed?: (job: { id: string; attempt: number } | undefined, error: Error) => void;
+  /** Called on connection problems; for logs. */
+  onError?: (error: Error) => void;
+}
+
+/** A running worker. */
+export interface RunningWorker {
+  readonly worker: Worker;
+  /**
+   * Stops taking jobs and waits for the running ones to finish (graceful);
+   * with `force`, returns at once and leaves running jobs to be taken over
+   * by another worker once their lock expires.
+   */
+  close(force?: boolean): Promise<void>;
+}
+
+/** Runs `processor` for each job of `name` until closed. */
+export function runWorker<N extends QueueName, R>(
+  name: N,
+  processor: (job: JobRun<JobPayloads[N]>) => Promise<R>,
+  options: WorkerOptions,
+): RunningWorker {
+  const run: Processor<JobPayloads[N], R> = (job: Job<JobPayloads[N], R>) =>
+    processor({
+      id: job.id ?? '',
+      data: job.data,
+      attempt: job.attemptsMade + 1,
+      maxAttempts: job.opts.attempts ?? 1,
+    });
+  const lockDuration = options.lockDurationMs ?? 30_000;
+  const worker = new Worker<JobPayloads[N], R>(name, run, {
+    connection: { ...options.connection, maxRetriesPerRequest: null },
+    prefix: options.prefix,
+    concurrency: options.concurrency,
+    lockDuration,
+    stalledInterval: options.stalledIntervalMs ?? lockDuration,
+    maxStalledCount: options.maxStalledCount ?? 2,
+  });
+  worker.on('failed', (job, error) => {
+    options.onFailed?.(job ? { id: job.id ?? '', attempt: job.attemptsMade } : undefined, error);
+  });
+  worker.on('error', (error) => options.onError?.(error));
+  return {
+    worker,
+    close: (force = false) => worker.close(force),
+  };
+}
