@@ -60,7 +60,11 @@ export function createSubgraphFetcher(options: {
     let response: Response;
     let text: string;
     try {
-      response = await fetch(url, { ...init, signal: AbortSignal.timeout(options.timeoutMs) });
+      // Apollo's fetcher init types its body as string | Buffer, both valid fetch bodies.
+      response = await fetch(url, {
+        ...(init as RequestInit),
+        signal: AbortSignal.timeout(options.timeoutMs),
+      });
       // Read the body here so the timeout covers it and a reset mid-body is
       // reported like any other unreachable service.
       text = await response.text();
