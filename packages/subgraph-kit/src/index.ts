@@ -233,3 +233,6 @@ export function closeOnSignals(close: () => Promise<void>, logger: Logger): void
   process.on('SIGTERM', onSignal);
   process.on('SIGINT', onSignal);
 }
+
+export { DateTime } from './date-time.js';
+export { CONTROL_CHARS, isUuid, parseInput } from './input.js';

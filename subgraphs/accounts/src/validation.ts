@@ -1,10 +1,8 @@
 import { z } from 'zod';
-import { ErrorCode, userError } from '@arcadia/errors';
+import { CONTROL_CHARS } from '@arcadia/subgraph-kit';
 
 // Control characters (C0, DEL, C1) never belong in a name shown to others:
 // they break layouts and can hide text.
-const CONTROL_CHARS = /\p{Cc}/u;
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 const codePoints = (s: string) => [...s].length;
 
@@ -71,26 +69,4 @@ export const apiClientSchema = z.object({
 /** A validated `createApiClient` input. */
 export type ApiClientData = z.infer<typeof apiClientSchema>;
 
-/** True for a well-formed UUID; ids that are not cannot exist, so no query is needed. */
-export function isUuid(value: string): boolean {
-  return UUID.test(value);
-}
-
-/**
- * Parses user input or throws BAD_USER_INPUT. `extensions.field` names the
- * first offending field (the top-level argument or input field) so a form can
- * point at it; `extensions.issues` lists every problem.
- */
-export function parseInput<S extends z.ZodType>(schema: S, value: unknown): z.infer<S> {
-  const result = schema.safeParse(value);
-  if (result.success) return result.data;
-  const issues = result.error.issues.map((issue) => ({
-    field: issue.path.length ? String(issue.path[0]) : null,
-    message: issue.message,
-  }));
-  const first = issues[0]!;
-  throw userError(ErrorCode.BAD_USER_INPUT, first.message, {
-    field: first.field,
-    issues,
-  });
-}
+export { isUuid, parseInput } from '@arcadia/subgraph-kit';

@@ -2,7 +2,7 @@ import { Kind } from 'graphql';
 import { describe, expect, it } from 'vitest';
 import { UserError } from '@arcadia/errors';
 import { createPasswordHasher } from '../src/passwords.js';
-import { DateTime } from '../src/resolvers/date-time.js';
+import { DateTime } from '@arcadia/subgraph-kit';
 import { hashSecret, newRefreshToken, parseRefreshToken, secretMatches } from '../src/secrets.js';
 import { apiClientSchema, isUuid, parseInput, signUpSchema } from '../src/validation.js';
 

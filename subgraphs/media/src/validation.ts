@@ -1,9 +1,5 @@
 import { z } from 'zod';
-import { ErrorCode, userError } from '@arcadia/errors';
-
-// Control characters (C0, DEL, C1) never belong in a file name shown back to anyone.
-const CONTROL_CHARS = /\p{Cc}/u;
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+import { CONTROL_CHARS } from '@arcadia/subgraph-kit';
 
 /**
  * The MIME types an upload may declare, each with the name it is stored
@@ -39,26 +35,4 @@ export const createUploadSchema = z.object({
   byteSize: z.number().int().min(1, 'byteSize must be at least 1.'),
 });
 
-/** True for a well-formed UUID; ids that are not cannot exist, so no query is needed. */
-export function isUuid(value: string): boolean {
-  return UUID.test(value);
-}
-
-/**
- * Parses user input or throws BAD_USER_INPUT. `extensions.field` names the
- * first offending field so a form can point at it; `extensions.issues` lists
- * every problem.
- */
-export function parseInput<S extends z.ZodType>(schema: S, value: unknown): z.infer<S> {
-  const result = schema.safeParse(value);
-  if (result.success) return result.data;
-  const issues = result.error.issues.map((issue) => ({
-    field: issue.path.length ? String(issue.path[0]) : null,
-    message: issue.message,
-  }));
-  const first = issues[0]!;
-  throw userError(ErrorCode.BAD_USER_INPUT, first.message, {
-    field: first.field,
-    issues,
-  });
-}
+export { isUuid, parseInput } from '@arcadia/subgraph-kit';

@@ -1,5 +1,5 @@
 import type { Resolvers } from '../generated/resolvers-types.js';
-import { DateTime } from './date-time.js';
+import { DateTime } from '@arcadia/subgraph-kit';
 import { Mutation } from './mutation.js';
 import { Query } from './query.js';
 import { User } from './user.js';

@@ -1,5 +1,5 @@
 import type { Resolvers } from '../generated/resolvers-types.js';
-import { DateTime } from './date-time.js';
+import { DateTime } from '@arcadia/subgraph-kit';
 import { Image } from './image.js';
 import { ImageVariant } from './image-variant.js';
 import { JSONScalar } from './json.js';
