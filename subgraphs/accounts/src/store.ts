@@ -2,15 +2,13 @@
  * The accounts store: the only module that talks to PostgreSQL. Everything
  * else sees repository functions and plain rows.
  */
-import pg from 'pg';
 import {
   ArrayType,
   EntitySchema,
-  MikroORM,
   UniqueConstraintViolationException,
   type EntityManager,
 } from '@mikro-orm/postgresql';
-import { Migrator } from '@mikro-orm/migrations';
+import { openDatabase } from '@arcadia/postgres';
 import { isRole, type Role } from '@arcadia/auth';
 import type { Logger } from '@arcadia/observability';
 import { migrationsList } from './migrations/index.js';
@@ -425,38 +423,14 @@ const MIGRATION_LOCK = 0x6163636f756e7473n; // "accounts"
  * migrations (one instance at a time), and returns the repository factory.
  */
 export async function openStore(options: StoreOptions): Promise<Store> {
-  await ensureDatabase(options.databaseUrl);
-  const logger = options.logger;
-  const orm = await MikroORM.init({
-    clientUrl: options.databaseUrl,
+  const orm = await openDatabase({
+    databaseUrl: options.databaseUrl,
     entities: [User, ApiClient, RefreshFamily, RefreshToken],
-    extensions: [Migrator],
-    // Created above, in a way that survives two instances racing for it.
-    ensureDatabase: false,
-    // Reads always see the database, never a copy cached earlier in the request.
-    disableIdentityMap: true,
-    metadataCache: { enabled: false },
-    discovery: { warnWhenNoEntities: false },
-    pool: { min: 0, max: options.poolSize ?? 10 },
-    debug: false,
-    logger: (message) => logger?.debug({ orm: message }, 'mikro-orm'),
-    migrations: {
-      migrationsList,
-      tableName: 'mikro_orm_migrations',
-      transactional: true,
-      allOrNothing: true,
-      snapshot: false,
-      silent: true,
-      // Disabling them needs superuser rights, which a production role lacks.
-      disableForeignKeys: false,
-    },
+    migrationsList,
+    migrationLock: MIGRATION_LOCK,
+    logger: options.logger,
+    poolSize: options.poolSize,
   });
-  try {
-    await migrate(orm, options.databaseUrl, logger);
-  } catch (error) {
-    await orm.close(true);
-    throw error;
-  }
 
   return {
     session: () => createRepository(orm.em.fork()),
@@ -467,41 +441,4 @@ export async function openStore(options: StoreOptions): Promise<Store> {
       await orm.close(true);
     },
   };
-}
-
-async function migrate(
-  orm: MikroORM,
-  databaseUrl: string,
-  logger: Logger | undefined,
-): Promise<void> {
-  const lock = new pg.Client({ connectionString: databaseUrl });
-  await lock.connect();
-  try {
-    await lock.query('select pg_advisory_lock($1)', [MIGRATION_LOCK.toString()]);
-    const applied = await orm.getMigrator().up();
-    if (applied.length)
-      logger?.info({ migrations: applied.map((m) => m.name) }, 'migrations applied');
-  } finally {
-    await lock.end();
-  }
-}
-
-/** Creates the database of `databaseUrl` when missing, via the `postgres` database of the same server. */
-async function ensureDatabase(databaseUrl: string): Promise<void> {
-  const url = new URL(databaseUrl);
-  const name = decodeURIComponent(url.pathname.slice(1));
-  if (!name) throw new Error('DATABASE_URL must name a database');
-  url.pathname = '/postgres';
-  const admin = new pg.Client({ connectionString: url.toString() });
-  await admin.connect();
-  try {
-    const { rowCount } = await admin.query('select 1 from pg_database where datname = $1', [name]);
-    if (rowCount) return;
-    await admin.query(`create database ${admin.escapeIdentifier(name)}`);
-  } catch (error) {
-    // 42P04 duplicate_database: another instance created it first.
-    if ((error as { code?: string }).code !== '42P04') throw error;
-  } finally {
-    await admin.end();
-  }
 }
