@@ -1,6 +1,7 @@
 import { fileURLToPath } from 'node:url';
 import { z } from 'zod';
 import { env, parseEnv, servicesEnv } from '@arcadia/config';
+import { PRESENCE_PREFIX_DEFAULT, PRESENCE_TTL_SECONDS_DEFAULT } from '@arcadia/presence';
 
 /** The composed supergraph of this repository (`npm run compose` writes it). */
 const defaultSupergraphPath = fileURLToPath(
@@ -54,6 +55,14 @@ const shape = {
     .default(7 * 24 * 3600),
   /** Namespace of the router's Redis keys, so deployments and tests can share a server. */
   REDIS_KEY_PREFIX: z.string().default('arcadia:router:'),
+  /**
+   * Namespace of the presence keys. Not REDIS_KEY_PREFIX: the services that
+   * read presence (chat, social) must find the keys the router writes, so
+   * every one of them configures this same value.
+   */
+  PRESENCE_PREFIX: z.string().default(PRESENCE_PREFIX_DEFAULT),
+  /** A signed-in user's socket counts as live this long after its last heartbeat (sent every third of it). */
+  PRESENCE_TTL_SECONDS: z.coerce.number().int().min(1).default(PRESENCE_TTL_SECONDS_DEFAULT),
   /** Reconnection attempts to a subgraph's subscription socket before clients get an error. */
   SUBSCRIPTION_RETRY_ATTEMPTS: env.int(8),
   /** First reconnection wait; doubles per attempt up to SUBSCRIPTION_RETRY_MAX_MS. */

@@ -16,11 +16,13 @@ import {
   type KeyMaterial,
 } from '@arcadia/auth';
 import type { Logger } from '@arcadia/observability';
+import { createPresence } from '@arcadia/presence';
 import { corsMiddleware } from './cors.js';
 import type { RouterConfig } from './env.js';
 import { createFormatError, httpErrorHandler, notFound } from './errors.js';
 import { queryLimits } from './limits.js';
 import { createRouterMetrics } from './metrics.js';
+import { trackSocketPresence } from './presence.js';
 import { checkSubgraphs } from './readiness.js';
 import { RedisKeyValueCache } from './redis-cache.js';
 import {
@@ -43,7 +45,10 @@ export interface Router {
   readonly httpServer: Server;
   /** Starts listening; resolves to the GraphQL URL (`http://host:port/graphql`). */
   listen(port: number, host?: string): Promise<string>;
-  /** Drains open requests, stops the gateway and closes Redis. Safe to call twice. */
+  /**
+   * Drains open requests, stops the gateway, takes this instance's sockets
+   * out of presence and closes Redis. Safe to call twice.
+   */
   close(): Promise<void>;
 }
 
@@ -113,7 +118,9 @@ export async function createRouter(deps: RouterDeps): Promise<Router> {
 
   const redis = new Redis(config.REDIS_URL, {
     // Fail fast instead of queueing while Redis is away: an APQ miss just
-    // makes the client send the full query.
+    // makes the client send the full query, and presence writes are fire
+    // and forget (a lost connect is redone by the next heartbeat, a lost
+    // disconnect lapses after the ttl).
     maxRetriesPerRequest: 1,
     commandTimeout: 1_000,
     connectTimeout: 2_000,
@@ -122,7 +129,10 @@ export async function createRouter(deps: RouterDeps): Promise<Router> {
   redis.on('error', (error: unknown) => {
     if (Date.now() - lastRedisErrorAt < REDIS_ERROR_LOG_INTERVAL_MS) return;
     lastRedisErrorAt = Date.now();
-    logger.warn({ err: error }, 'redis unavailable; persisted queries degrade to misses');
+    logger.warn(
+      { err: error },
+      'redis unavailable; persisted queries degrade to misses, presence is not recorded',
+    );
   });
 
   const app = express();
@@ -207,6 +217,15 @@ export async function createRouter(deps: RouterDeps): Promise<Router> {
     },
     clientQueueCapacity: config.SUBSCRIPTION_CLIENT_BUFFER,
   });
+  // Created late, past what can fail: it starts the heartbeat timer.
+  const presence = trackSocketPresence(
+    createPresence({
+      redis,
+      prefix: config.PRESENCE_PREFIX,
+      ttlSeconds: config.PRESENCE_TTL_SECONDS,
+    }),
+    { ttlSeconds: config.PRESENCE_TTL_SECONDS, logger: logger.child({ component: 'presence' }) },
+  );
   const transportDeps = {
     engine,
     prepare: createPreparer({
@@ -221,6 +240,7 @@ export async function createRouter(deps: RouterDeps): Promise<Router> {
     metrics: subscriptionMetrics,
     logger,
     maxSocketBufferBytes: config.SUBSCRIPTION_SOCKET_BUFFER_BYTES,
+    presence,
   };
   const webSocket = serveWebSocket(httpServer, '/graphql', transportDeps);
 
@@ -299,6 +319,10 @@ export async function createRouter(deps: RouterDeps): Promise<Router> {
         await engine.close();
         await webSocket.close();
         await apollo.stop();
+        // Sockets released above have their presence writes queued; this
+        // releases any left, stops the heartbeat and waits for the writes,
+        // which Redis then receives before QUIT.
+        await presence.close();
         if (redis.status === 'ready') {
           await redis.quit().catch(() => redis.disconnect());
         } else {

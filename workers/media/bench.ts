@@ -35,7 +35,7 @@ interface Options {
 
 function parse(argv: readonly string[]): Options {
   const options: Options = {
-    rounds: 3,
+    rounds: 5,
     images: 24,
     clients: 6,
     width: 4000,
@@ -46,7 +46,7 @@ function parse(argv: readonly string[]): Options {
     const name = argv[i]!.replace(/^--/, '') as keyof Options;
     if (argv[i] === '--help') {
       console.log(
-        'options: --rounds N (3) --images N (24) --clients N (6) --width PX (4000) --height PX (3000) --concurrency N (cores)',
+        'options: --rounds N (5) --images N (24) --clients N (6) --width PX (4000) --height PX (3000) --concurrency N (cores)',
       );
       process.exit(0);
     }

@@ -16,6 +16,12 @@ export interface Caller {
   readonly clientId?: string;
   /** Refresh-token family the access token belongs to (sign-out revokes it). */
   readonly sessionId?: string;
+  /**
+   * The user's display name when the token was issued (the OIDC `name`
+   * claim): lets a subgraph label what the caller does (a push notification's
+   * sender) without asking accounts. At most one token lifetime out of date.
+   */
+  readonly name?: string;
 }
 
 /** The caller of a request without a token. */

@@ -27,6 +27,7 @@ export function createCallerSigner(secrets: readonly string[]) {
       scopes: [...caller.scopes],
       ...(caller.clientId ? { cid: caller.clientId } : {}),
       ...(caller.sessionId ? { sid: caller.sessionId } : {}),
+      ...(caller.name ? { name: caller.name } : {}),
     })
       .setProtectedHeader({ alg: 'HS256', kid })
       .setIssuer(ISSUER)
@@ -73,6 +74,7 @@ export function createCallerVerifier(secrets: readonly string[]) {
         scopes,
         ...(typeof payload.cid === 'string' ? { clientId: payload.cid } : {}),
         ...(typeof payload.sid === 'string' ? { sessionId: payload.sid } : {}),
+        ...(typeof payload.name === 'string' ? { name: payload.name } : {}),
       };
     } catch {
       throw new UserError(

@@ -22,6 +22,7 @@ interface AccessClaims {
   scope?: string;
   cid?: string;
   sid?: string;
+  name?: string;
 }
 
 /** Signs access tokens with the first key; the `kid` header lets verifiers pick the key. */
@@ -37,6 +38,7 @@ export function createTokenSigner(keys: readonly JWK[]) {
       if (caller.scopes.length) claims.scope = caller.scopes.join(' ');
       if (caller.clientId) claims.cid = caller.clientId;
       if (caller.sessionId) claims.sid = caller.sessionId;
+      if (caller.name) claims.name = caller.name;
       const token = await new SignJWT({ ...claims })
         .setProtectedHeader({ alg: 'EdDSA', kid: signingJwk.kid!, typ: 'JWT' })
         .setSubject(caller.userId)
@@ -77,6 +79,7 @@ export function createTokenVerifier(source: { jwks: { keys: JWK[] } } | { jwksUr
           scopes: scope ? scope.split(' ') : [],
           ...(typeof payload.cid === 'string' ? { clientId: payload.cid } : {}),
           ...(typeof payload.sid === 'string' ? { sessionId: payload.sid } : {}),
+          ...(typeof payload.name === 'string' ? { name: payload.name } : {}),
           expiresAt: new Date(payload.exp! * 1000),
         };
       } catch (error) {

@@ -3,6 +3,7 @@
  * jobs, how a job's id is derived from its payload and its retry policy, so
  * producers (subgraphs) and consumers (workers) cannot drift apart.
  */
+import { createHash } from 'node:crypto';
 import { Queue, Worker, type Job, type JobsOptions, type Processor } from 'bullmq';
 
 export { UnrecoverableError } from 'bullmq';
@@ -12,6 +13,12 @@ export type { Job } from 'bullmq';
 export const QUEUES = {
   /** Image processing: resize an uploaded original into its WebP variants. */
   media: 'media',
+  /**
+   * Push notifications: one notification to every device of one user.
+   * Producers add through `@arcadia/push`'s notifier, which collapses close
+   * messages into one job; `createQueue('push')` is for inspection.
+   */
+  push: 'push',
 } as const;
 
 /** The name of one of Arcadia's queues. */
@@ -31,9 +38,39 @@ export interface MediaJob {
   readonly version: number;
 }
 
+/**
+ * A job of the `push` queue: one notification for one user, to be shown on
+ * each of their devices. Generic: chat is the first domain to push, others
+ * follow with their own collapse keys.
+ */
+export interface PushJob {
+  /** The recipient. */
+  readonly userId: string;
+  /**
+   * What the notification is about, e.g. `chat:<conversationId>`. Messages
+   * of one user and collapse key that arrive close together become one
+   * notification, and a device shows one notification per collapse key,
+   * replacing the previous one.
+   */
+  readonly collapseKey: string;
+  /** The notification's title: the sender's display name, or the group's title. */
+  readonly title: string;
+  /** The notification's text: a preview, already truncated by the producer. */
+  readonly body: string;
+  /** Where the client goes when the notification is tapped (a path or URL). */
+  readonly url?: string;
+  /** Extra strings for the client app (ids to open the right screen). */
+  readonly data?: Readonly<Record<string, string>>;
+  /** A number to show with it, e.g. the unread messages of that conversation when enqueued. */
+  readonly count?: number;
+  /** When the event behind it happened (ISO 8601). */
+  readonly sentAt: string;
+}
+
 /** The payload of each queue's jobs. */
 export interface JobPayloads {
   media: MediaJob;
+  push: PushJob;
 }
 
 /**
@@ -45,9 +82,31 @@ export interface JobPayloads {
  */
 export function jobIdFor<N extends QueueName>(name: N, data: JobPayloads[N]): string {
   switch (name) {
-    case QUEUES.media:
+    case QUEUES.media: {
       // BullMQ ids may not contain ':' and may not look like integers.
-      return `image-${data.imageId}-v${data.version}`;
+      const media = data as MediaJob;
+      return `image-${media.imageId}-v${media.version}`;
+    }
+    case QUEUES.push: {
+      // One id per distinct notification: the same notification enqueued twice
+      // (a producer's retry) is one job; any difference makes another.
+      const push = data as PushJob;
+      const digest = createHash('sha256')
+        .update(
+          JSON.stringify([
+            push.userId,
+            push.collapseKey,
+            push.sentAt,
+            push.title,
+            push.body,
+            push.url ?? null,
+            push.count ?? null,
+            push.data ? Object.entries(push.data).sort(([a], [b]) => (a < b ? -1 : 1)) : null,
+          ]),
+        )
+        .digest('base64url');
+      return `push-${digest}`;
+    }
     default:
       throw new Error(`unknown queue ${String(name)}`);
   }
@@ -64,6 +123,7 @@ export interface RetryPolicy {
 /** Default retry policy per queue. */
 export const RETRY_DEFAULTS: Record<QueueName, RetryPolicy> = {
   media: { attempts: 5, backoffMs: 1000 },
+  push: { attempts: 5, backoffMs: 2000 },
 };
 
 /** How to reach Redis and where in it the queues live. */

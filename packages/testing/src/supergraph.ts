@@ -5,6 +5,7 @@ import { generateJwtKey, type KeyMaterial } from '@arcadia/auth';
 import { createLogger } from '@arcadia/observability';
 import { createRouter, parseRouterEnv, type Router } from '@arcadia/router';
 import { composeSupergraph } from '@arcadia/schema';
+import { uniqueName } from './ids.js';
 
 /** What the harness needs of a subgraph: what `createSubgraphServer` returns. */
 export interface StartableSubgraph {
@@ -37,6 +38,11 @@ export interface TestSupergraph {
       headers?: Record<string, string>;
     },
   ): Promise<GraphQLResponse<TData>>;
+  /**
+   * Starts another router instance on the same supergraph and configuration
+   * (a second instance behind the load balancer); `stop()` stops it too.
+   */
+  addRouter(): Promise<{ url: string; close(): Promise<void> }>;
   /** Stops one subgraph (to test the router when a service is down). */
   stopSubgraph(name: string): Promise<void>;
   /** Stops the router, then every subgraph. */
@@ -77,6 +83,8 @@ export async function startSupergraph(options: {
   const config = parseRouterEnv({
     ...process.env,
     LOG_LEVEL: process.env.LOG_LEVEL ?? 'silent',
+    // Sockets of test users stay out of the presence keys of a local run.
+    PRESENCE_PREFIX: `${uniqueName('presence')}:`,
     ...options.routerEnv,
   });
   const router = await createRouter({
@@ -86,6 +94,7 @@ export async function startSupergraph(options: {
     logger: createLogger('router', config.LOG_LEVEL),
   });
   const url = await router.listen(0, '127.0.0.1');
+  const extraRouters: Router[] = [];
 
   return {
     url,
@@ -105,11 +114,22 @@ export async function startSupergraph(options: {
       const body = (await res.json()) as Omit<GraphQLResponse, 'status'>;
       return { status: res.status, ...body } as GraphQLResponse<any>;
     },
+    async addRouter() {
+      const another = await createRouter({
+        config,
+        supergraphSdl,
+        keys: options.keys,
+        logger: createLogger('router', config.LOG_LEVEL),
+      });
+      extraRouters.push(another);
+      return { url: await another.listen(0, '127.0.0.1'), close: () => another.close() };
+    },
     async stopSubgraph(name) {
       await running.get(name)?.close();
       running.delete(name);
     },
     async stop() {
+      await Promise.allSettled(extraRouters.map((r) => r.close()));
       await router.close();
       await Promise.all([...running.values()].map((s) => s.close()));
       running.clear();

@@ -9,6 +9,7 @@ import { WebSocketServer, type WebSocket } from 'ws';
 import { ANONYMOUS, bearerToken, type Caller, type createTokenVerifier } from '@arcadia/auth';
 import { UserError } from '@arcadia/errors';
 import type { Logger } from '@arcadia/observability';
+import type { SocketPresence } from '../presence.js';
 import { lazySignature, newRequestRecord, type RouterContext } from '../request-context.js';
 import type { SubscribeArgs, SubscriptionEngine } from './engine.js';
 import type { SubscriptionMetrics } from './metrics.js';
@@ -31,6 +32,8 @@ export interface TransportDeps {
   logger: Logger;
   /** Bytes a client's socket may have queued before it counts as too slow. */
   maxSocketBufferBytes: number;
+  /** Marks signed-in users online while they hold a socket or SSE stream here. */
+  presence: SocketPresence;
 }
 
 interface Authenticated {
@@ -94,6 +97,8 @@ type SocketExtra = {
   socket: WebSocket;
   auth?: Authenticated;
   expiryTimer?: NodeJS.Timeout;
+  /** The socket's id in presence; null when its caller is not tracked. */
+  presenceId?: string | null;
 };
 
 /** What an operation carries from `onSubscribe` to `subscribe`/`execute`. */
@@ -144,6 +149,11 @@ export function serveWebSocket(httpServer: Server, path: string, deps: Transport
               Math.max(ms, 0),
             );
           }
+          // The socket may have closed while the token was being checked;
+          // onClose has run then, and nothing would ever release it.
+          if (ctx.extra.socket.readyState === ctx.extra.socket.OPEN) {
+            ctx.extra.presenceId = deps.presence.register(auth.caller);
+          }
           metrics.clientSockets.inc(labels);
           return true;
         } catch (error) {
@@ -156,7 +166,11 @@ export function serveWebSocket(httpServer: Server, path: string, deps: Transport
         clearTimeout(ctx.extra.expiryTimer);
         metrics.clientSockets.dec(labels);
       },
-      onClose: (ctx) => clearTimeout(ctx.extra.expiryTimer),
+      // Every close ends up here (onDisconnect only follows an acknowledged init).
+      onClose: (ctx) => {
+        clearTimeout(ctx.extra.expiryTimer);
+        deps.presence.release(ctx.extra.presenceId);
+      },
       onSubscribe: (ctx, id, payload): ExecutionArgs | readonly GraphQLError[] => {
         const prepared = deps.prepare(payload);
         if (prepared.kind === 'errors') return toGraphQLErrors(prepared.errors);
@@ -300,11 +314,17 @@ export function sseHandler(deps: TransportDeps): RequestHandler {
           close();
         },
       });
+      // A distinct-connections stream is one connection per subscription:
+      // each counts as a socket of its user while it is open.
+      const presenceId = deps.presence.register(caller);
       // Not an async generator: its return() would wait for the next event,
       // so a client that hangs up would hold its upstream until then.
       let counted = true;
       const uncount = () => {
-        if (counted) deps.metrics.clientSockets.dec(labels);
+        if (counted) {
+          deps.metrics.clientSockets.dec(labels);
+          deps.presence.release(presenceId);
+        }
         counted = false;
       };
       return {

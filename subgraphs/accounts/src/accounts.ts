@@ -104,6 +104,7 @@ export function createAccounts(
         roles: client ? clientRoles(user) : [...user.roles],
         scopes: client ? [...client.scopes] : [],
         sessionId: familyId,
+        name: user.displayName,
         ...(client ? { clientId: client.id } : {}),
       },
       config.ACCESS_TOKEN_TTL_SECONDS,

@@ -217,7 +217,9 @@ export function createStorage(config: StorageConfig, logger?: Logger): MediaStor
       try {
         const object = await s3.send(new GetObjectCommand({ Bucket: originalsBucket, Key: key }));
         if (!object.Body) return null;
-        return Buffer.from(await object.Body.transformToByteArray());
+        const bytes = await object.Body.transformToByteArray();
+        // A view, not a copy: originals are megabytes and every job reads one.
+        return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
       } catch (error) {
         if (isNotFound(error)) return null;
         throw error;

@@ -1,0 +1,96 @@
+import type { UserModel } from '../chat.js';
+import type { ChatContext } from '../context.js';
+import { messageFromJson, type ChatEventPayload } from '../events.js';
+import type {
+  ChatEventResolvers,
+  MessageDeliveredResolvers,
+  MessageReadResolvers,
+  SubscriptionResolvers,
+  TypingStartedResolvers,
+} from '../generated/resolvers-types.js';
+import type { MessageRow } from '../store/index.js';
+
+/** `MessageAdded` / `MessageUpdated` as resolved. */
+export interface MessageEventModel {
+  readonly kind: 'MessageAdded' | 'MessageUpdated';
+  readonly message: MessageRow;
+}
+
+/** `MessageDelivered` as resolved. */
+export interface MessageDeliveredModel {
+  readonly kind: 'MessageDelivered';
+  readonly message: MessageRow;
+  readonly user: UserModel;
+}
+
+/** `MessageRead` as resolved. */
+export interface MessageReadModel {
+  readonly kind: 'MessageRead';
+  readonly conversationId: string;
+  readonly user: UserModel;
+  readonly upTo: MessageRow;
+}
+
+/** `TypingStarted` as resolved. */
+export interface TypingStartedModel {
+  readonly kind: 'TypingStarted';
+  readonly conversationId: string;
+  readonly user: UserModel;
+}
+
+type EventModel = MessageEventModel | MessageDeliveredModel | MessageReadModel | TypingStartedModel;
+
+function toModel(event: ChatEventPayload): EventModel {
+  switch (event.type) {
+    case 'MessageAdded':
+    case 'MessageUpdated':
+      return { kind: event.type, message: messageFromJson(event.message) };
+    case 'MessageDelivered':
+      return {
+        kind: event.type,
+        message: messageFromJson(event.message),
+        user: { id: event.userId },
+      };
+    case 'MessageRead':
+      return {
+        kind: event.type,
+        conversationId: event.conversationId,
+        user: { id: event.userId },
+        upTo: messageFromJson(event.upTo),
+      };
+    case 'TypingStarted':
+      return { kind: event.type, conversationId: event.conversationId, user: { id: event.userId } };
+  }
+}
+
+/** `Subscription`: the caller's channel on Redis pub/sub. */
+export const Subscription: SubscriptionResolvers = {
+  chatEvents: {
+    subscribe: (_parent, _args, ctx) => ctx.chat.watch(),
+    resolve: (event: ChatEventPayload, _args: unknown, ctx: ChatContext) => {
+      // One context lives as long as the subscription: nothing cached for an
+      // earlier event (members, receipts, unread counts) may answer this one.
+      for (const loader of Object.values(ctx.loaders) as { clearAll(): unknown }[])
+        loader.clearAll();
+      return toModel(event);
+    },
+  },
+};
+
+/** `ChatEvent`: the event's kind names its type. */
+export const ChatEvent: ChatEventResolvers = {
+  __resolveType: (event) => event.kind,
+};
+
+/** `MessageDelivered`. */
+export const MessageDelivered: MessageDeliveredResolvers = {};
+
+/** `MessageRead`: the conversation is the caller's, read as they see it. */
+export const MessageRead: MessageReadResolvers = {
+  conversation: (event, _args, ctx) => ctx.chat.conversation(event.conversationId),
+};
+
+/** `TypingStarted`. */
+export const TypingStarted: TypingStartedResolvers = {
+  conversation: (event, _args, ctx) => ctx.chat.conversation(event.conversationId),
+};

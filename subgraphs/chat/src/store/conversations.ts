@@ -1,0 +1,266 @@
+/**
+ * Conversations and members in PostgreSQL (MikroORM): who is in which
+ * conversation, and the order of a user's conversation list.
+ */
+import { EntitySchema, type EntityManager } from '@mikro-orm/postgresql';
+import { openDatabase } from '@arcadia/postgres';
+import type { Logger } from '@arcadia/observability';
+import { migrationsList } from '../migrations/index.js';
+
+/** DIRECT or GROUP. */
+export type ConversationKind = 'DIRECT' | 'GROUP';
+
+/** A conversation as the rest of the domain sees it. */
+export interface ConversationRow {
+  readonly id: string;
+  readonly kind: ConversationKind;
+  readonly title: string | null;
+  readonly createdBy: string;
+  readonly createdAt: Date;
+  readonly lastActivityAt: Date;
+  /** Public id of the newest message. */
+  readonly lastMessageId: string | null;
+}
+
+/** One member of a conversation. */
+export interface MemberRow {
+  readonly conversationId: string;
+  readonly userId: string;
+  readonly role: 'OWNER' | 'MEMBER';
+  readonly joinedAt: Date;
+  readonly muted: boolean;
+}
+
+interface ConversationEntity {
+  id: string;
+  kind: string;
+  title: string | null;
+  directKey: string | null;
+  createdBy: string;
+  createdAt: Date;
+  lastActivityAt: Date;
+  lastMessageId: string | null;
+}
+
+interface MemberEntity {
+  conversationId: string;
+  userId: string;
+  role: string;
+  joinedAt: Date;
+  muted: boolean;
+}
+
+// Tables come from the hand-written migrations; these only map columns.
+const timestamp = { type: 'datetime', columnType: 'timestamptz' } as const;
+
+const Conversation = new EntitySchema<ConversationEntity>({
+  name: 'Conversation',
+  tableName: 'conversations',
+  properties: {
+    id: { type: 'uuid', primary: true },
+    kind: { type: 'text' },
+    title: { type: 'text', nullable: true },
+    directKey: { type: 'text', nullable: true },
+    createdBy: { type: 'uuid' },
+    createdAt: timestamp,
+    lastActivityAt: timestamp,
+    lastMessageId: { type: 'text', nullable: true },
+  },
+});
+
+const Member = new EntitySchema<MemberEntity>({
+  name: 'Member',
+  tableName: 'members',
+  properties: {
+    conversationId: { type: 'uuid', primary: true },
+    userId: { type: 'uuid', primary: true },
+    role: { type: 'text' },
+    joinedAt: timestamp,
+    muted: { type: 'boolean' },
+  },
+});
+
+interface RawConversation {
+  id: string;
+  kind: string;
+  title: string | null;
+  created_by: string;
+  created_at: Date;
+  last_activity_at: Date;
+  last_message_id: string | null;
+}
+
+interface RawMember {
+  conversation_id: string;
+  user_id: string;
+  role: string;
+  joined_at: Date;
+  muted: boolean;
+}
+
+const toConversation = (r: RawConversation): ConversationRow => ({
+  id: r.id,
+  kind: r.kind as ConversationKind,
+  title: r.title,
+  createdBy: r.created_by,
+  createdAt: new Date(r.created_at),
+  lastActivityAt: new Date(r.last_activity_at),
+  lastMessageId: r.last_message_id,
+});
+
+const fromConversationEntity = (e: ConversationEntity): ConversationRow => ({
+  id: e.id,
+  kind: e.kind as ConversationKind,
+  title: e.title ?? null,
+  createdBy: e.createdBy,
+  createdAt: e.createdAt,
+  lastActivityAt: e.lastActivityAt,
+  lastMessageId: e.lastMessageId ?? null,
+});
+
+const fromMemberEntity = (e: MemberEntity): MemberRow => ({
+  conversationId: e.conversationId,
+  userId: e.userId,
+  role: e.role as MemberRow['role'],
+  joinedAt: e.joinedAt,
+  muted: e.muted,
+});
+
+/** What a new conversation is made of. */
+export interface NewConversation {
+  id: string;
+  kind: ConversationKind;
+  title: string | null;
+  createdBy: string;
+  /** Everyone, the creator included. */
+  memberIds: readonly string[];
+}
+
+/** Conversation queries of one request, over its own EntityManager fork. */
+export interface ConversationRepository {
+  /**
+   * Creates the conversation; for a DIRECT one that already exists between
+   * the two, returns that one instead (also when two starts race).
+   */
+  create(conversation: NewConversation): Promise<ConversationRow>;
+  byIds(ids: readonly string[]): Promise<ConversationRow[]>;
+  /** Members of each conversation, in joining order. */
+  membersOf(conversationIds: readonly string[]): Promise<MemberRow[]>;
+  /** A page of a user's conversations, most recently active first. */
+  listFor(
+    userId: string,
+    page: { first: number; after: { at: Date; id: string } | null },
+  ): Promise<ConversationRow[]>;
+  /** Moves a conversation's last activity forward to this message (never backwards). */
+  touch(conversationId: string, at: Date, lastMessageId: string): Promise<void>;
+  setMuted(conversationId: string, userId: string, muted: boolean): Promise<boolean>;
+}
+
+function createRepository(em: EntityManager): ConversationRepository {
+  const all = <T>(sql: string, params: unknown[]) => em.execute<T[]>(sql, params, 'all');
+  return {
+    async create(c) {
+      const directKey = c.kind === 'DIRECT' ? [...c.memberIds].sort().join(':') : null;
+      return em.transactional(async (tx) => {
+        const inserted = await tx.execute<RawConversation[]>(
+          `insert into conversations (id, kind, title, direct_key, created_by)
+           values (?, ?, ?, ?, ?)
+           on conflict (direct_key) do nothing
+           returning *`,
+          [c.id, c.kind, c.title, directKey, c.createdBy],
+          'all',
+        );
+        if (!inserted[0]) {
+          const [existing] = await tx.execute<RawConversation[]>(
+            'select * from conversations where direct_key = ?',
+            [directKey],
+            'all',
+          );
+          return toConversation(existing!);
+        }
+        const values = c.memberIds.map(() => '(?, ?, ?)').join(', ');
+        await tx.execute(
+          `insert into members (conversation_id, user_id, role) values ${values}`,
+          c.memberIds.flatMap((userId) => [
+            c.id,
+            userId,
+            userId === c.createdBy ? 'OWNER' : 'MEMBER',
+          ]),
+        );
+        return toConversation(inserted[0]);
+      });
+    },
+    async byIds(ids) {
+      if (!ids.length) return [];
+      const found = await em.find(Conversation, { id: { $in: [...new Set(ids)] } });
+      return found.map(fromConversationEntity);
+    },
+    async membersOf(ids) {
+      if (!ids.length) return [];
+      const found = await em.find(
+        Member,
+        { conversationId: { $in: [...new Set(ids)] } },
+        { orderBy: { joinedAt: 'asc', userId: 'asc' } },
+      );
+      return found.map(fromMemberEntity);
+    },
+    async listFor(userId, { first, after }) {
+      const rows = await all<RawConversation>(
+        `select c.* from members m join conversations c on c.id = m.conversation_id
+         where m.user_id = ?
+           and (?::timestamptz is null or (c.last_activity_at, c.id) < (?::timestamptz, ?::uuid))
+         order by c.last_activity_at desc, c.id desc
+         limit ?`,
+        [userId, after?.at ?? null, after?.at ?? null, after?.id ?? null, first],
+      );
+      return rows.map(toConversation);
+    },
+    async touch(conversationId, at, lastMessageId) {
+      await em.execute(
+        `update conversations set last_activity_at = ?, last_message_id = ?
+         where id = ? and last_activity_at <= ?`,
+        [at, lastMessageId, conversationId, at],
+      );
+    },
+    async setMuted(conversationId, userId, muted) {
+      const rows = await all<RawMember>(
+        'update members set muted = ? where conversation_id = ? and user_id = ? returning *',
+        [muted, conversationId, userId],
+      );
+      return rows.length > 0;
+    },
+  };
+}
+
+/** The PostgreSQL side of the chat store. */
+export interface ConversationDatabase {
+  /** A repository over a fresh fork of the EntityManager: one per request. */
+  session(): ConversationRepository;
+  ping(): Promise<void>;
+  close(): Promise<void>;
+}
+
+/** Opens (creating and migrating when needed) the chat database. */
+export async function openConversationDatabase(options: {
+  databaseUrl: string;
+  logger?: Logger | undefined;
+  poolSize?: number | undefined;
+}): Promise<ConversationDatabase> {
+  const orm = await openDatabase({
+    databaseUrl: options.databaseUrl,
+    entities: [Conversation, Member],
+    migrationsList,
+    migrationLock: 0x63686174n, // "chat"
+    logger: options.logger,
+    poolSize: options.poolSize,
+  });
+  return {
+    session: () => createRepository(orm.em.fork()),
+    async ping() {
+      await orm.em.getConnection().execute('select 1');
+    },
+    async close() {
+      await orm.close(true);
+    },
+  };
+}
