@@ -58,14 +58,14 @@ async function eventually(
 }
 
 /** A graphql-ws client of the router that records how its socket closed. */
-function client(token?: string) {
+function client(token?: string, params?: Record<string, unknown>) {
   const closes: { code: number; reason: string }[] = [];
   const c = createClient({
     url: wsUrl,
     webSocketImpl: WebSocket,
     retryAttempts: 0,
     lazy: false,
-    connectionParams: token ? { authorization: `Bearer ${token}` } : {},
+    connectionParams: params ?? (token ? { authorization: `Bearer ${token}` } : {}),
     on: { closed: (e) => closes.push(e as { code: number; reason: string }) },
     onNonLazyError: () => {},
   });
@@ -279,6 +279,26 @@ describe('federated subscriptions', () => {
     expect(c.closes[0]).toMatchObject({ code: 4401, reason: 'The access token is invalid.' });
     expect(sub.events).toEqual([]);
     await c.dispose();
+  });
+
+  it('read the token from headers nested in the connection params, as Sandbox may send it', async () => {
+    const bad = client(undefined, { headers: { Authorization: 'Bearer not-a-token' } });
+    subscribe(bad, MESSAGE_QUERY, { room: 'x' });
+    await eventually(() => bad.closes.length > 0);
+    expect(bad.closes[0]).toMatchObject({ code: 4401, reason: 'The access token is invalid.' });
+    await bad.dispose();
+
+    const { token } = await createTokenSigner(keys.jwtKeys).sign(
+      { userId: 'u1', roles: ['USER'], scopes: [] },
+      60,
+    );
+    const good = client(undefined, { headers: { Authorization: `Bearer ${token}` } });
+    const sub = subscribe(good, 'subscription { inbox }');
+    await new Promise((r) => setTimeout(r, 300));
+    expect(sub.error).toBeUndefined();
+    expect(sub.completed).toBe(false);
+    expect(good.closes).toEqual([]);
+    await good.dispose();
   });
 
   it('close the socket with a clear reason when the token expires', async () => {

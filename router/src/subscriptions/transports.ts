@@ -99,6 +99,8 @@ type SocketExtra = {
   expiryTimer?: NodeJS.Timeout;
   /** The socket's id in presence; null when its caller is not tracked. */
   presenceId?: string | null;
+  /** Whether the socket is counted in the client-socket gauge (until it closes). */
+  counted?: boolean;
 };
 
 /** What an operation carries from `onSubscribe` to `subscribe`/`execute`. */
@@ -136,7 +138,17 @@ export function serveWebSocket(httpServer: Server, path: string, deps: Transport
     {
       onConnect: async (ctx) => {
         const params = ctx.connectionParams ?? {};
-        const authorization = params.authorization ?? params.Authorization;
+        // Some clients (Apollo Explorer/Sandbox among them, depending on settings)
+        // nest the request headers under `headers`.
+        const nested =
+          params.headers && typeof params.headers === 'object'
+            ? (params.headers as Record<string, unknown>)
+            : {};
+        const authorization =
+          params.authorization ??
+          params.Authorization ??
+          nested.authorization ??
+          nested.Authorization;
         try {
           const auth = await authenticate(deps.verifier, authorization);
           ctx.extra.auth = auth;
@@ -153,8 +165,9 @@ export function serveWebSocket(httpServer: Server, path: string, deps: Transport
           // onClose has run then, and nothing would ever release it.
           if (ctx.extra.socket.readyState === ctx.extra.socket.OPEN) {
             ctx.extra.presenceId = deps.presence.register(auth.caller);
+            ctx.extra.counted = true;
+            metrics.clientSockets.inc(labels);
           }
-          metrics.clientSockets.inc(labels);
           return true;
         } catch (error) {
           const reason = error instanceof UserError ? error.message : 'Unauthorized';
@@ -162,14 +175,13 @@ export function serveWebSocket(httpServer: Server, path: string, deps: Transport
           return false;
         }
       },
-      onDisconnect: (ctx) => {
-        clearTimeout(ctx.extra.expiryTimer);
-        metrics.clientSockets.dec(labels);
-      },
-      // Every close ends up here (onDisconnect only follows an acknowledged init).
+      // Every close ends up here (onDisconnect only follows an acknowledged
+      // init, so a socket closed during the token check would never leave it).
       onClose: (ctx) => {
         clearTimeout(ctx.extra.expiryTimer);
         deps.presence.release(ctx.extra.presenceId);
+        if (ctx.extra.counted) metrics.clientSockets.dec(labels);
+        ctx.extra.counted = false;
       },
       onSubscribe: (ctx, id, payload): ExecutionArgs | readonly GraphQLError[] => {
         const prepared = deps.prepare(payload);

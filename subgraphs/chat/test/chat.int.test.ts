@@ -342,6 +342,70 @@ describe('groups', () => {
   });
 });
 
+describe('the conversation list', () => {
+  it('orders conversations by last activity, with unread counts and last messages, page by page', async () => {
+    const [alice, bob, carol, dave] = [
+      await h.signUp(),
+      await h.signUp(),
+      await h.signUp(),
+      await h.signUp(),
+    ];
+    const withBob = await start(alice, [bob]);
+    const withCarol = await start(alice, [carol]);
+    const withDave = await start(alice, [dave]);
+    await sent(dave, withDave, 'first');
+    const latest = await sent(bob, withBob, 'latest');
+    await sent(alice, withCarol, 'middle');
+    await sent(bob, withBob, 'latest again');
+    const list = `query ($after: String) { conversations(first: 2, after: $after) {
+      edges { cursor node { id unreadCount lastMessage { text } } } pageInfo { hasNextPage endCursor } } }`;
+    const first = await h.request(list, { token: alice.token });
+    expect(first.data!.conversations.edges.map((e: any) => e.node)).toEqual([
+      { id: withBob, unreadCount: 2, lastMessage: { text: 'latest again' } },
+      { id: withCarol, unreadCount: 0, lastMessage: { text: 'middle' } },
+    ]);
+    expect(first.data!.conversations.pageInfo.hasNextPage).toBe(true);
+    const second = await h.request(list, {
+      token: alice.token,
+      variables: { after: first.data!.conversations.pageInfo.endCursor },
+    });
+    expect(second.data!.conversations.edges.map((e: any) => e.node)).toEqual([
+      { id: withDave, unreadCount: 1, lastMessage: { text: 'first' } },
+    ]);
+    expect(second.data!.conversations.pageInfo.hasNextPage).toBe(false);
+    expect(latest.text).toBe('latest');
+  });
+
+  it('rebuilds unread counts from Cassandra when Redis has lost them', async () => {
+    const [alice, bob] = [await h.signUp(), await h.signUp()];
+    const conversationId = await start(alice, [bob]);
+    const m1 = await sent(alice, conversationId, 'one');
+    await sent(alice, conversationId, 'two');
+    await sent(bob, conversationId, 'my own');
+    await sent(alice, conversationId, 'three');
+    await h.request(
+      'mutation ($c: ID!, $m: ID!) { markRead(conversationId: $c, upTo: $m) { id } }',
+      {
+        token: bob.token,
+        variables: { c: conversationId, m: m1.id },
+      },
+    );
+    // As after a Redis failover that lost the key.
+    const keys = await h.store.live.redis.keys(
+      `${h.config.REDIS_KEY_PREFIX}chat:unread:{${bob.id}}:*`,
+    );
+    expect(keys).toHaveLength(1);
+    await h.store.live.redis.del(...keys);
+    const count = async () =>
+      (await h.request(UNREAD, { token: bob.token, variables: { id: conversationId } })).data!
+        .conversation.unreadCount;
+    expect(await count()).toBe(2);
+    // Rebuilt, it counts on as before.
+    await sent(alice, conversationId, 'four');
+    expect(await count()).toBe(3);
+  });
+});
+
 describe('history', () => {
   it('pages back through buckets, skipping empty ones, with nothing missing or repeated', async () => {
     const [alice, bob] = [await h.signUp(), await h.signUp()];

@@ -101,6 +101,20 @@ export function openLiveStore(options: {
   const redis = new Redis(options.redisUrl, { maxRetriesPerRequest: 2 });
   // ioredis reconnects by itself; without a listener an error would crash the process.
   redis.on('error', () => undefined);
+  // Sent once and run by SHA afterwards (EVALSHA), not re-sent with every call.
+  const scripts = {
+    chatNextMicros: NEXT_MICROS,
+    chatAddUnread: ADD_UNREAD,
+    chatReadUpTo: READ_UP_TO,
+    chatRebuildUnread: REBUILD,
+  };
+  for (const [name, lua] of Object.entries(scripts))
+    redis.defineCommand(name, { numberOfKeys: 1, lua });
+  const run = (name: keyof typeof scripts, key: string, ...args: (string | number)[]) =>
+    (redis as unknown as Record<string, (...a: unknown[]) => Promise<unknown>>)[name]!(
+      key,
+      ...args,
+    );
   const p = `${options.prefix}chat:`;
   // Keys of one user share a hash tag, so their counts come from one Redis Cluster node.
   const unreadKey = (conversationId: string, userId: string) =>
@@ -147,14 +161,17 @@ export function openLiveStore(options: {
       // One call per member: the keys live on different Cluster nodes.
       const pipeline = redis.pipeline();
       for (const userId of userIds) {
-        pipeline.eval(ADD_UNREAD, 1, unreadKey(conversationId, userId), sortKey, UNREAD_CAP);
+        (pipeline as unknown as Record<string, (...a: unknown[]) => unknown>).chatAddUnread!(
+          unreadKey(conversationId, userId),
+          sortKey,
+          UNREAD_CAP,
+        );
       }
       await pipeline.exec();
     },
     async readUpTo(conversationId, userId, sortKey) {
-      const left = (await redis.eval(
-        READ_UP_TO,
-        1,
+      const left = (await run(
+        'chatReadUpTo',
         unreadKey(conversationId, userId),
         sortKey,
         SENTINEL,
@@ -172,9 +189,8 @@ export function openLiveStore(options: {
       });
     },
     async rebuildUnread(conversationId, userId, sortKeys) {
-      const count = (await redis.eval(
-        REBUILD,
-        1,
+      const count = (await run(
+        'chatRebuildUnread',
         unreadKey(conversationId, userId),
         SENTINEL,
         ...sortKeys,
