@@ -24,6 +24,10 @@ const spec = {
   duration: { description: 'seconds of sending', default: '20' },
   inflight: { description: 'most sends in flight at once', default: '64' },
   'history-samples': { description: 'history pages fetched after the run', default: '300' },
+  'in-process': {
+    description: 'run the chat subgraph in this process instead of its own',
+    flag: true,
+  },
 };
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -55,7 +59,9 @@ function cpuSeconds(match: (cmdline: string, comm: string) => boolean): number {
 function cpuByPart(): Record<string, number> {
   const self = process.cpuUsage();
   return {
-    'this process (router, accounts, chat, clients)': (self.user + self.system) / 1e6,
+    'this process (router, accounts, clients; chat too with --in-process)':
+      (self.user + self.system) / 1e6,
+    'chat subgraph process': cpuSeconds((cmd) => cmd.includes('subgraphs/chat/src/index.ts')),
     Cassandra: cpuSeconds((cmd) => cmd.includes('CassandraDaemon')),
     Redis: cpuSeconds((_c, comm) => comm.startsWith('redis-server')),
     PostgreSQL: cpuSeconds((_c, comm) => comm.startsWith('postgres')),
@@ -88,11 +94,11 @@ export async function main(argv: string[]): Promise<void> {
   const inflightMax = options.number('inflight', { min: 1 });
   const historySamples = options.number('history-samples', { min: 0 });
 
-  const h: ChatHarness = await startChat({
-    LOG_LEVEL: 'warn',
-    CHAT_SEND_LIMIT: '1000000',
-    PUSH_COLLAPSE_WINDOW_MS: '60000',
-  });
+  const inProcess = options.flag('in-process');
+  const h: ChatHarness = await startChat(
+    { LOG_LEVEL: 'warn', CHAT_SEND_LIMIT: '1000000', PUSH_COLLAPSE_WINDOW_MS: '60000' },
+    { childProcess: !inProcess },
+  );
   try {
     console.log(`signing up ${2 * K} users and starting ${K} conversations…`);
     const users: TestUser[] = [];
@@ -144,6 +150,18 @@ export async function main(argv: string[]): Promise<void> {
       if (i === 599) throw new Error(`only ${live} of ${users.length} subscriptions went live`);
       await sleep(50);
     }
+    // Warm-up, not measured: JIT, prepared statements, connection pools.
+    await Promise.all(
+      pairs.map(async (pair) => {
+        for (const sender of [...pair.users, ...pair.users]) {
+          await h.request(SEND, {
+            token: sender.token,
+            variables: { c: pair.id, t: 'warm-up', k: randomUUID() },
+          });
+        }
+      }),
+    );
+    await sleep(1000);
     console.log(`${users.length} users online; sending ${rate} messages/s for ${duration} s…`);
 
     // Open-loop sends at `rate`, at most `inflight` at once.
@@ -247,7 +265,8 @@ export async function main(argv: string[]): Promise<void> {
     const [send, delivery, history] = [sorted(sendMs), sorted(deliveryMs), sorted(historyMs)];
     console.log(
       `\n${K} conversations, ${users.length} users online, ${rate} msgs/s offered for ${duration} s, ` +
-        `${availableParallelism()} cores, at most ${inflightMax} sends in flight\n`,
+        `${availableParallelism()} cores, at most ${inflightMax} sends in flight, ` +
+        `chat subgraph ${inProcess ? 'in the router process' : 'in its own process'}\n`,
     );
     console.log(
       markdownTable(

@@ -13,7 +13,14 @@ const ISSUER = 'arcadia-router';
 function secretKey(secret: string) {
   return {
     kid: createHash('sha256').update(secret).digest('base64url').slice(0, 12),
-    key: new TextEncoder().encode(secret),
+    // Imported once: given raw bytes, jose would import the key again on every call.
+    key: crypto.subtle.importKey(
+      'raw',
+      new TextEncoder().encode(secret),
+      { name: 'HMAC', hash: 'SHA-256' },
+      false,
+      ['sign', 'verify'],
+    ),
   };
 }
 
@@ -34,7 +41,7 @@ export function createCallerSigner(secrets: readonly string[]) {
       .setSubject(caller.userId ?? '')
       .setIssuedAt()
       .setExpirationTime(`${TTL_SECONDS}s`)
-      .sign(key);
+      .sign(await key);
 }
 
 /**
@@ -42,7 +49,12 @@ export function createCallerSigner(secrets: readonly string[]) {
  * verifies, so the router can move to a new one without downtime.
  */
 export function createCallerVerifier(secrets: readonly string[]) {
-  const keys = new Map(secrets.map((s) => [secretKey(s).kid, secretKey(s).key]));
+  const keys = new Map(
+    secrets.map((s) => {
+      const { kid, key } = secretKey(s);
+      return [kid, key] as const;
+    }),
+  );
   return async (header: string | undefined | null): Promise<Caller> => {
     if (!header) {
       throw new UserError(

@@ -5,6 +5,7 @@
  * without seeing each other.
  */
 import { randomBytes } from 'node:crypto';
+import { fileURLToPath } from 'node:url';
 import { createClient, type Client } from 'graphql-ws';
 import { Redis } from 'ioredis';
 import WebSocket from 'ws';
@@ -15,11 +16,13 @@ import { createLogger } from '@arcadia/observability';
 import { createPresence, type Presence } from '@arcadia/presence';
 import { createPushDevices, createPushNotifier, type PushNotifier } from '@arcadia/push';
 import {
+  childSubgraph,
   createTestDatabase,
   startSupergraph,
   testKeyMaterial,
   uniqueName,
   type GraphQLResponse,
+  type StartableSubgraph,
   type TestDatabase,
   type TestSupergraph,
 } from '@arcadia/testing';
@@ -29,7 +32,7 @@ import { parseAccountsEnv } from '../../accounts/src/env.js';
 import { openStore as openAccountsStore } from '../../accounts/src/store.js';
 import { parseChatEnv, type ChatConfig } from '../src/env.js';
 import { createChatPubSub } from '../src/events.js';
-import { createServer } from '../src/server.js';
+import { createServer, typeDefs } from '../src/server.js';
 import { openStore, type Store } from '../src/store/index.js';
 
 export type { GraphQLResponse };
@@ -65,15 +68,22 @@ export interface ChatHarness {
   stop(): Promise<void>;
 }
 
-/** Starts accounts + chat + router on fresh stores; `env` overrides chat variables. */
-export async function startChat(env: Record<string, string> = {}): Promise<ChatHarness> {
+/**
+ * Starts accounts + chat + router on fresh stores; `env` overrides chat
+ * variables. With `childProcess`, chat runs as its own Node process from
+ * `src/index.ts` (benchmarks), else in this one (tests).
+ */
+export async function startChat(
+  env: Record<string, string> = {},
+  options: { childProcess?: boolean } = {},
+): Promise<ChatHarness> {
   const name = uniqueName('chat');
   const [chatDb, accountsDb]: TestDatabase[] = await Promise.all([
     createTestDatabase('chat'),
     createTestDatabase('chat_accounts'),
   ]);
   const keys = await testKeyMaterial();
-  const config = parseChatEnv({
+  const chatEnv = {
     ...process.env,
     LOG_LEVEL: 'silent',
     CASSANDRA_KEYSPACE: name,
@@ -85,7 +95,8 @@ export async function startChat(env: Record<string, string> = {}): Promise<ChatH
     PUSH_ALLOW_INSECURE_ENDPOINTS: 'true',
     ...env,
     DATABASE_URL: chatDb!.url,
-  });
+  };
+  const config = parseChatEnv(chatEnv);
   const logger = createLogger('chat', config.LOG_LEVEL);
 
   const accountsConfig = parseAccountsEnv({
@@ -102,27 +113,41 @@ export async function startChat(env: Record<string, string> = {}): Promise<ChatH
     logger: accountsLogger,
   });
 
-  const serverStore = await openStore(config, logger);
   const notifier = () =>
     createPushNotifier({
       connection: { url: config.REDIS_URL },
       prefix: config.QUEUE_PREFIX,
       collapseWindowMs: config.PUSH_COLLAPSE_WINDOW_MS,
     });
-  const chat = createServer({
-    config,
-    keys,
-    store: serverStore,
-    pubsub: createChatPubSub({ redisUrl: config.REDIS_URL, prefix: config.PUBSUB_PREFIX }),
-    presence: createPresence({ redis: serverStore.live.redis, prefix: config.PRESENCE_PREFIX }),
-    devices: createPushDevices({
-      redis: serverStore.live.redis,
-      prefix: config.PUSH_PREFIX,
-      allowInsecure: true,
-    }),
-    push: notifier(),
-    logger,
-  });
+  let chat: StartableSubgraph;
+  if (options.childProcess) {
+    chat = childSubgraph({
+      name: 'chat',
+      typeDefs,
+      entry: fileURLToPath(new URL('../src/index.ts', import.meta.url)),
+      env: {
+        ...chatEnv,
+        JWT_KEYS: JSON.stringify({ keys: keys.jwtKeys }),
+        INTERNAL_SECRETS: keys.internalSecrets.join(','),
+      },
+    });
+  } else {
+    const serverStore = await openStore(config, logger);
+    chat = createServer({
+      config,
+      keys,
+      store: serverStore,
+      pubsub: createChatPubSub({ redisUrl: config.REDIS_URL, prefix: config.PUBSUB_PREFIX }),
+      presence: createPresence({ redis: serverStore.live.redis, prefix: config.PRESENCE_PREFIX }),
+      devices: createPushDevices({
+        redis: serverStore.live.redis,
+        prefix: config.PUSH_PREFIX,
+        allowInsecure: true,
+      }),
+      push: notifier(),
+      logger,
+    });
+  }
   const supergraph = await startSupergraph({
     subgraphs: [accounts, chat],
     keys,

@@ -108,22 +108,12 @@ const toConversation = (r: RawConversation): ConversationRow => ({
   lastMessageId: r.last_message_id,
 });
 
-const fromConversationEntity = (e: ConversationEntity): ConversationRow => ({
-  id: e.id,
-  kind: e.kind as ConversationKind,
-  title: e.title ?? null,
-  createdBy: e.createdBy,
-  createdAt: e.createdAt,
-  lastActivityAt: e.lastActivityAt,
-  lastMessageId: e.lastMessageId ?? null,
-});
-
-const fromMemberEntity = (e: MemberEntity): MemberRow => ({
-  conversationId: e.conversationId,
-  userId: e.userId,
-  role: e.role as MemberRow['role'],
-  joinedAt: e.joinedAt,
-  muted: e.muted,
+const toMember = (r: RawMember): MemberRow => ({
+  conversationId: r.conversation_id,
+  userId: r.user_id,
+  role: r.role as MemberRow['role'],
+  joinedAt: new Date(r.joined_at),
+  muted: r.muted,
 });
 
 /** What a new conversation is made of. */
@@ -190,19 +180,24 @@ function createRepository(em: EntityManager): ConversationRepository {
         return toConversation(inserted[0]);
       });
     },
+    // Raw SQL rather than em.find: these run on every send, and the ORM's
+    // query building and entity hydration cost more than the queries.
     async byIds(ids) {
       if (!ids.length) return [];
-      const found = await em.find(Conversation, { id: { $in: [...new Set(ids)] } });
-      return found.map(fromConversationEntity);
+      return (
+        await all<RawConversation>('select * from conversations where id in (?)', [
+          [...new Set(ids)],
+        ])
+      ).map(toConversation);
     },
     async membersOf(ids) {
       if (!ids.length) return [];
-      const found = await em.find(
-        Member,
-        { conversationId: { $in: [...new Set(ids)] } },
-        { orderBy: { joinedAt: 'asc', userId: 'asc' } },
-      );
-      return found.map(fromMemberEntity);
+      return (
+        await all<RawMember>(
+          'select * from members where conversation_id in (?) order by joined_at, user_id',
+          [[...new Set(ids)]],
+        )
+      ).map(toMember);
     },
     async listFor(userId, { first, after }) {
       const rows = await all<RawConversation>(
