@@ -60,7 +60,9 @@ export async function processPush(job: PushJobRun, deps: ProcessorDeps): Promise
   const logger = deps.logger.child({ userId, collapseKey, attempt: job.attempt });
   const devices = await deps.devices.list(userId);
   if (!devices.length) {
-    logger.debug('no push devices');
+    // Info, not debug: locally (log provider, no browser registered) this line
+    // is how a developer sees the notification happen. No body: it is private.
+    logger.info({ title: job.data.title, count: job.data.count }, 'no push devices; nothing sent');
     return { devices: 0, sent: 0, gone: 0, rejected: 0 };
   }
   const notification: PushNotification = {
