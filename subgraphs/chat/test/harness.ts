@@ -4,12 +4,11 @@
  * keyspace, Redis prefixes and queue prefix, so files run in parallel
  * without seeing each other.
  */
-import { randomBytes } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
 import { createClient, type Client } from 'graphql-ws';
 import { Redis } from 'ioredis';
 import WebSocket from 'ws';
-import { createServer as createAccountsServer } from '@arcadia/accounts';
+import { startAccountsPeer, type PeerUser } from '@arcadia/accounts/testing';
 import type { KeyMaterial } from '@arcadia/auth';
 import { dropKeyspace } from '@arcadia/cassandra';
 import { createLogger } from '@arcadia/observability';
@@ -26,10 +25,6 @@ import {
   type TestDatabase,
   type TestSupergraph,
 } from '@arcadia/testing';
-// The accounts package exports only its server; its configuration and store
-// are reached by path until it exports them.
-import { parseAccountsEnv } from '../../accounts/src/env.js';
-import { openStore as openAccountsStore } from '../../accounts/src/store.js';
 import { parseChatEnv, type ChatConfig } from '../src/env.js';
 import { createChatPubSub } from '../src/events.js';
 import { createServer, typeDefs } from '../src/server.js';
@@ -38,12 +33,7 @@ import { openStore, type Store } from '../src/store/index.js';
 export type { GraphQLResponse };
 
 /** A signed-up user of the test supergraph. */
-export interface TestUser {
-  readonly id: string;
-  readonly handle: string;
-  readonly displayName: string;
-  readonly token: string;
-}
+export type TestUser = PeerUser;
 
 /** The running supergraph of one test file. */
 export interface ChatHarness {
@@ -78,11 +68,9 @@ export async function startChat(
   options: { childProcess?: boolean } = {},
 ): Promise<ChatHarness> {
   const name = uniqueName('chat');
-  const [chatDb, accountsDb]: TestDatabase[] = await Promise.all([
-    createTestDatabase('chat'),
-    createTestDatabase('chat_accounts'),
-  ]);
+  const chatDb: TestDatabase = await createTestDatabase('chat');
   const keys = await testKeyMaterial();
+  const accounts = await startAccountsPeer(keys);
   const chatEnv = {
     ...process.env,
     LOG_LEVEL: 'silent',
@@ -94,24 +82,10 @@ export async function startChat(
     PUSH_PREFIX: `${name}:`,
     PUSH_ALLOW_INSECURE_ENDPOINTS: 'true',
     ...env,
-    DATABASE_URL: chatDb!.url,
+    DATABASE_URL: chatDb.url,
   };
   const config = parseChatEnv(chatEnv);
   const logger = createLogger('chat', config.LOG_LEVEL);
-
-  const accountsConfig = parseAccountsEnv({
-    LOG_LEVEL: 'silent',
-    ARGON2_MEMORY_KIB: '1024',
-    ARGON2_TIME_COST: '1',
-    DATABASE_URL: accountsDb!.url,
-  });
-  const accountsLogger = createLogger('accounts', 'silent');
-  const accounts = createAccountsServer({
-    config: accountsConfig,
-    keys,
-    store: await openAccountsStore({ databaseUrl: accountsDb!.url, logger: accountsLogger }),
-    logger: accountsLogger,
-  });
 
   const notifier = () =>
     createPushNotifier({
@@ -149,7 +123,7 @@ export async function startChat(
     });
   }
   const supergraph = await startSupergraph({
-    subgraphs: [accounts, chat],
+    subgraphs: [accounts.subgraph, chat],
     keys,
     routerEnv: { PRESENCE_PREFIX: config.PRESENCE_PREFIX, PRESENCE_TTL_SECONDS: '5' },
   });
@@ -170,30 +144,7 @@ export async function startChat(
     supergraph,
     wsUrl: supergraph.url.replace(/^http/, 'ws'),
     request,
-    async signUp() {
-      const tag = randomBytes(5).toString('hex');
-      const handle = `chat_${tag}`;
-      const displayName = `Chat ${tag}`;
-      const response = await request<{
-        signUp: { accessToken: string; user: { id: string } };
-      }>(`mutation ($input: SignUpInput!) { signUp(input: $input) { accessToken user { id } } }`, {
-        variables: {
-          input: {
-            handle,
-            email: `${handle}@example.com`,
-            password: 'correct horse battery staple',
-            displayName,
-          },
-        },
-      });
-      if (!response.data?.signUp) throw new Error(JSON.stringify(response.errors));
-      return {
-        id: response.data.signUp.user.id,
-        handle,
-        displayName,
-        token: response.data.signUp.accessToken,
-      };
-    },
+    signUp: () => accounts.signUp(request, { prefix: 'chat' }),
     connect(user, url) {
       const client = createClient({
         url: url ?? supergraph.url.replace(/^http/, 'ws'),
@@ -212,8 +163,8 @@ export async function startChat(
       await Promise.allSettled([push.close(), store.close()]);
       redis.disconnect();
       await Promise.allSettled([
-        chatDb!.drop(),
-        accountsDb!.drop(),
+        chatDb.drop(),
+        accounts.drop(),
         dropKeyspace({
           contactPoints: config.CASSANDRA_CONTACT_POINTS,
           localDataCenter: config.CASSANDRA_LOCAL_DATACENTER,

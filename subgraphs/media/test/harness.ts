@@ -5,7 +5,6 @@
  * other. The media worker's tests (`workers/media`) start their worker on the
  * same harness (`@arcadia/media/testing`).
  */
-import { randomBytes } from 'node:crypto';
 import {
   DeleteBucketCommand,
   DeleteObjectCommand,
@@ -15,7 +14,7 @@ import {
 } from '@aws-sdk/client-s3';
 import { Redis } from 'ioredis';
 import pg from 'pg';
-import { createServer as createAccountsServer } from '@arcadia/accounts';
+import { startAccountsPeer, type PeerUser } from '@arcadia/accounts/testing';
 import type { KeyMaterial } from '@arcadia/auth';
 import { createLogger, type Logger } from '@arcadia/observability';
 import { createQueue, QUEUES, type TypedQueue } from '@arcadia/queues';
@@ -28,10 +27,6 @@ import {
   type TestDatabase,
   type TestSupergraph,
 } from '@arcadia/testing';
-// The accounts package exports only its server; its configuration and store
-// are reached by path until it exports them (see the media README).
-import { parseAccountsEnv } from '../../accounts/src/env.js';
-import { openStore as openAccountsStore } from '../../accounts/src/store.js';
 import { parseMediaEnv, type MediaConfig } from '../src/env.js';
 import { createMediaPubSub, type MediaPubSub } from '../src/events.js';
 import { createServer } from '../src/server.js';
@@ -41,11 +36,7 @@ import { openStore, type Store } from '../src/store.js';
 export type { GraphQLResponse };
 
 /** A signed-up user of the test supergraph. */
-export interface TestUser {
-  readonly id: string;
-  readonly handle: string;
-  readonly token: string;
-}
+export type TestUser = PeerUser;
 
 /** A stored object read back from S3. */
 export interface StoredObject {
@@ -88,8 +79,6 @@ export interface MediaHarness {
   stop(): Promise<void>;
 }
 
-const ADMIN_DOMAIN = 'admins.example.com';
-
 async function emptyAndDeleteBucket(s3: S3Client, bucket: string): Promise<void> {
   try {
     const listed = await s3.send(new ListObjectsV2Command({ Bucket: bucket }));
@@ -108,11 +97,9 @@ async function emptyAndDeleteBucket(s3: S3Client, bucket: string): Promise<void>
 export async function startMedia(env: Record<string, string> = {}): Promise<MediaHarness> {
   const name = uniqueName('media');
   const bucket = name.replace(/_/g, '-');
-  const [mediaDb, accountsDb]: TestDatabase[] = await Promise.all([
-    createTestDatabase('media'),
-    createTestDatabase('media_accounts'),
-  ]);
+  const mediaDb: TestDatabase = await createTestDatabase('media');
   const keys = await testKeyMaterial();
+  const accounts = await startAccountsPeer(keys);
   const config = parseMediaEnv({
     ...process.env,
     LOG_LEVEL: 'silent',
@@ -122,27 +109,9 @@ export async function startMedia(env: Record<string, string> = {}): Promise<Medi
     PUBSUB_PREFIX: name,
     MEDIA_JOB_BACKOFF_MS: '50',
     ...env,
-    DATABASE_URL: mediaDb!.url,
+    DATABASE_URL: mediaDb.url,
   });
   const logger = createLogger('media', config.LOG_LEVEL);
-
-  const accountsConfig = parseAccountsEnv({
-    LOG_LEVEL: 'silent',
-    ARGON2_MEMORY_KIB: '1024',
-    ARGON2_TIME_COST: '1',
-    DATABASE_URL: accountsDb!.url,
-  });
-  const accountsLogger = createLogger('accounts', 'silent');
-  const accountsStore = await openAccountsStore({
-    databaseUrl: accountsDb!.url,
-    logger: accountsLogger,
-  });
-  const accounts = createAccountsServer({
-    config: accountsConfig,
-    keys,
-    store: accountsStore,
-    logger: accountsLogger,
-  });
 
   const store = await openStore({ databaseUrl: config.DATABASE_URL, logger });
   const storage = createStorage(config, logger);
@@ -168,7 +137,7 @@ export async function startMedia(env: Record<string, string> = {}): Promise<Medi
     pubsub: createMediaPubSub({ redisUrl: config.REDIS_URL, prefix: config.PUBSUB_PREFIX }),
     logger,
   });
-  const supergraph = await startSupergraph({ subgraphs: [accounts, media], keys });
+  const supergraph = await startSupergraph({ subgraphs: [accounts.subgraph, media], keys });
 
   const s3 = new S3Client({
     endpoint: config.S3_ENDPOINT,
@@ -198,40 +167,7 @@ export async function startMedia(env: Record<string, string> = {}): Promise<Medi
     supergraph,
     wsUrl: supergraph.url.replace(/^http/, 'ws'),
     request,
-    async signUp(options = {}) {
-      const tag = randomBytes(5).toString('hex');
-      const handle = `media_${tag}`;
-      const response = await request<{
-        signUp: { accessToken: string; user: { id: string } };
-      }>(`mutation ($input: SignUpInput!) { signUp(input: $input) { accessToken user { id } } }`, {
-        variables: {
-          input: {
-            handle,
-            email: `${handle}@${options.admin ? ADMIN_DOMAIN : 'example.com'}`,
-            password: 'correct horse battery staple',
-            displayName: `Media ${tag}`,
-          },
-        },
-      });
-      if (!response.data?.signUp) throw new Error(JSON.stringify(response.errors));
-      let token = response.data.signUp.accessToken;
-      const id = response.data.signUp.user.id;
-      if (options.admin) {
-        // Accounts grants roles in its own database; a new token carries them.
-        await accountsStore.session().addRole(id, 'ADMIN');
-        const signedIn = await request<{ signIn: { accessToken: string } }>(
-          `mutation ($email: String!, $password: String!) { signIn(email: $email, password: $password) { accessToken } }`,
-          {
-            variables: {
-              email: `${handle}@${ADMIN_DOMAIN}`,
-              password: 'correct horse battery staple',
-            },
-          },
-        );
-        token = signedIn.data!.signIn.accessToken;
-      }
-      return { id, handle, token };
-    },
+    signUp: (options = {}) => accounts.signUp(request, { prefix: 'media', ...options }),
     async sql(text, values) {
       return (await sqlClient.query(text, values)).rows;
     },
@@ -269,7 +205,7 @@ export async function startMedia(env: Record<string, string> = {}): Promise<Medi
       await emptyAndDeleteBucket(s3, config.S3_ORIGINALS_BUCKET);
       await emptyAndDeleteBucket(s3, config.S3_PROCESSED_BUCKET);
       s3.destroy();
-      await Promise.all([mediaDb!.drop(), accountsDb!.drop()]);
+      await Promise.all([mediaDb.drop(), accounts.drop()]);
     },
   };
 }
