@@ -189,6 +189,14 @@ export function parseSubscription(
 const REGISTER_LUA = `
 local time = redis.call('TIME')
 local now = tonumber(time[1]) * 1000 + math.floor(tonumber(time[2]) / 1000)
+-- Strictly after every other device of the user, so that two registrations
+-- within one millisecond still list newest first (at most 10 to look at).
+for _, value in ipairs(redis.call('HVALS', KEYS[1])) do
+  local ok, other = pcall(cjson.decode, value)
+  if ok and type(other) == 'table' and type(other.registeredAt) == 'number' and other.registeredAt >= now then
+    now = other.registeredAt + 1
+  end
+end
 local device = cjson.decode(ARGV[2])
 device.registeredAt = now
 if not device.createdAt then
