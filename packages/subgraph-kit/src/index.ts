@@ -16,7 +16,7 @@ import { useServer } from 'graphql-ws/use/ws';
 import { WebSocketServer } from 'ws';
 import { CALLER_HEADER, createCallerVerifier, type Caller } from '@arcadia/auth';
 import { ErrorCode, maskError, UserError } from '@arcadia/errors';
-import { createMetricsRegistry, type Logger } from '@arcadia/observability';
+import { createMetricsRegistry, type Logger, type Registry } from '@arcadia/observability';
 
 /** What every subgraph context has: the verified caller, a request-scoped logger and id. */
 export interface BaseContext {
@@ -42,6 +42,11 @@ export interface SubgraphOptions<TContext extends BaseContext> {
   onClose?: () => Promise<void>;
   /** Largest request body accepted, e.g. `1mb`. */
   bodyLimit?: string;
+  /**
+   * The registry `/metrics` serves, when the subgraph registers metrics of its
+   * own domain in it; one is made (with the process's default metrics) otherwise.
+   */
+  metrics?: Registry;
 }
 
 /** A subgraph server that is built but not listening, so tests can start it on port 0. */
@@ -70,7 +75,7 @@ export function createSubgraphServer<TContext extends BaseContext>(
   const schema = buildSubgraphSchema([
     { typeDefs: options.typeDefs, resolvers: options.resolvers as GraphQLResolverMap<unknown> },
   ]);
-  const metrics = createMetricsRegistry(options.name);
+  const metrics = options.metrics ?? createMetricsRegistry(options.name);
   const app = express();
   app.disable('x-powered-by');
   const httpServer = createHttpServer(app);

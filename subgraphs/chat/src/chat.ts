@@ -11,6 +11,7 @@ import { InvalidSubscriptionError, type PushDevices, type PushNotifier } from '@
 import { CONTROL_CHARS, isUuid } from '@arcadia/subgraph-kit';
 import type { ChatLoaders } from './context.js';
 import type { ChatConfig } from './env.js';
+import type { ChatMetrics } from './metrics.js';
 import {
   messageJson,
   publishTo,
@@ -76,6 +77,7 @@ export interface ChatDeps {
   readonly push: Pick<PushNotifier, 'notify'>;
   readonly devices: Pick<PushDevices, 'register' | 'unregister'>;
   readonly canMessage?: MessagingPolicy | undefined;
+  readonly metrics: ChatMetrics;
 }
 
 /** What one request's chat works with. */
@@ -161,7 +163,9 @@ export function createChat(deps: RequestDeps) {
 
   /** Publishes, never failing the request: the write is what counts, and clients resync by query. */
   async function tell(userIds: Iterable<string>, event: ChatEventPayload): Promise<void> {
-    await publishTo(pubsub, userIds, event).catch((error: unknown) => {
+    const recipients = [...new Set(userIds)];
+    deps.metrics.eventsPublished.inc({ type: event.type }, recipients.length);
+    await publishTo(pubsub, recipients, event).catch((error: unknown) => {
       logger.warn({ err: error, event: event.type }, 'chat event could not be published');
     });
   }
@@ -199,6 +203,7 @@ export function createChat(deps: RequestDeps) {
     const counts = await Promise.all(
       offline.map((m) => store.live.unreadCounts(m.userId, [conversation.id])),
     );
+    deps.metrics.pushRequested.inc(offline.length);
     const sender = caller.name ?? 'Someone';
     const preview = [...message.text].slice(0, config.PUSH_PREVIEW_CHARS).join('');
     await Promise.all(
@@ -373,6 +378,7 @@ export function createChat(deps: RequestDeps) {
       // A retry of a send that went through changes nothing and tells nobody again.
       if (sent.kind === 'existing' && !sent.recovered) return sent.message;
       const { message } = sent;
+      deps.metrics.messagesSent.inc();
       // The message is stored: from here on nothing may fail the send.
       const followUps = await Promise.allSettled([
         repo.touch(conversationId, message.createdAt, message.id),

@@ -9,6 +9,7 @@ import type { MessagingPolicy } from './chat.js';
 import { createContext, type ChatContext } from './context.js';
 import type { ChatConfig } from './env.js';
 import type { ChatPubSub } from './events.js';
+import { createChatMetrics } from './metrics.js';
 import { resolvers } from './resolvers/index.js';
 import type { Store } from './store/index.js';
 
@@ -36,6 +37,7 @@ export interface ChatServerDeps {
  */
 export function createServer(deps: ChatServerDeps): SubgraphServer {
   const { keys, store, pubsub, push, logger } = deps;
+  const metrics = createChatMetrics();
   return createSubgraphServer<ChatContext>({
     name: 'chat',
     typeDefs,
@@ -43,7 +45,8 @@ export function createServer(deps: ChatServerDeps): SubgraphServer {
     resolvers: resolvers as never,
     internalSecrets: keys.internalSecrets,
     logger,
-    context: (base) => createContext(base, deps),
+    context: (base) => createContext(base, { ...deps, metrics }),
+    metrics: metrics.registry,
     readiness: () => store.ping(),
     async onClose() {
       await Promise.allSettled([push.close(), pubsub.close()]);

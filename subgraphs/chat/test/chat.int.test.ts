@@ -580,3 +580,17 @@ describe('several router instances', () => {
     expect(added.message.text).toBe('across instances');
   });
 });
+
+describe('metrics', () => {
+  it('counts messages sent and events published on the subgraph /metrics', async () => {
+    const [alice, bob] = [await h.signUp(), await h.signUp()];
+    const conversationId = await start(alice, [bob]);
+    await sent(alice, conversationId, 'counted');
+    const url = h.supergraph.subgraphUrls.chat!.replace(/\/graphql$/, '/metrics');
+    const text = await (await fetch(url)).text();
+    const value = (name: string) =>
+      Number(new RegExp(`^${name}(?:\\{[^}]*\\})? (\\d+)`, 'm').exec(text)?.[1] ?? NaN);
+    expect(value('chat_messages_sent_total')).toBeGreaterThan(0);
+    expect(text).toMatch(/chat_events_published_total\{[^}]*type="MessageAdded"[^}]*\} \d+/);
+  });
+});
