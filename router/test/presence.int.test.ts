@@ -12,6 +12,7 @@ import {
   testKeyMaterial,
   uniqueName,
   type TestSupergraph,
+  eventually,
 } from '@arcadia/testing';
 import { trackSocketPresence } from '../src/presence.js';
 import { chatSubgraph, type ChatInstance } from './subscription-fixtures.js';
@@ -26,14 +27,6 @@ let keys: KeyMaterial;
 let chat: ChatInstance;
 let supergraph: TestSupergraph;
 let wsUrl: string;
-
-async function eventually(check: () => boolean | Promise<boolean>, timeoutMs = 5_000) {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error('condition not met in time');
-    await new Promise((r) => setTimeout(r, 25));
-  }
-}
 
 async function token(caller: Partial<Caller> & { userId: string }) {
   const signed = await createTokenSigner(keys.jwtKeys).sign(

@@ -14,6 +14,7 @@ import {
   testKeyMaterial,
   uniqueName,
   type TestSupergraph,
+  eventually,
 } from '@arcadia/testing';
 import {
   chatSubgraph,
@@ -45,17 +46,6 @@ let chat: ChatInstance;
 let restarted: ChatInstance | undefined;
 let supergraph: TestSupergraph;
 let wsUrl: string;
-
-async function eventually(
-  check: () => boolean | Promise<boolean>,
-  timeoutMs = 10_000,
-): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error('condition not met in time');
-    await new Promise((r) => setTimeout(r, 25));
-  }
-}
 
 /** A graphql-ws client of the router that records how its socket closed. */
 function client(token?: string, params?: Record<string, unknown>) {

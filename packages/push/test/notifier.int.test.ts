@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { parseEnv, servicesEnv } from '@arcadia/config';
 import { QUEUES, runWorker, type PushJob, type RunningWorker } from '@arcadia/queues';
-import { uniqueName } from '@arcadia/testing';
+import { uniqueName, eventually } from '@arcadia/testing';
 import { createPushNotifier, type PushNotifier } from '../src/index.js';
 
 const { REDIS_URL } = parseEnv('push-test', servicesEnv.redis);
@@ -41,14 +41,6 @@ function recordingWorker(prefix: string, hold?: Promise<void>) {
   );
   closers.push(() => running.close(true));
   return seen;
-}
-
-async function eventually(check: () => boolean | Promise<boolean>, ms = 5000) {
-  const deadline = Date.now() + ms;
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error('condition not met in time');
-    await new Promise((r) => setTimeout(r, 20));
-  }
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));

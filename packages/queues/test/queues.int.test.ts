@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { afterAll, describe, expect, it } from 'vitest';
 import { parseEnv, servicesEnv } from '@arcadia/config';
-import { uniqueName } from '@arcadia/testing';
+import { uniqueName, eventually } from '@arcadia/testing';
 import {
   createQueue,
   jobIdFor,
@@ -35,14 +35,6 @@ function worker(prefix: string, processor: (job: JobRun<MediaJob>) => Promise<un
   const running = runWorker(QUEUES.media, processor, { connection, prefix, concurrency: 2 });
   closers.push(() => running.close(true));
   return running;
-}
-
-async function eventually(check: () => boolean | Promise<boolean>, ms = 5000) {
-  const deadline = Date.now() + ms;
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error('condition not met in time');
-    await new Promise((r) => setTimeout(r, 20));
-  }
 }
 
 const mediaJob = (version = 1): MediaJob => ({ imageId: randomUUID(), reason: 'upload', version });

@@ -2,3 +2,4 @@ export * from './ids.js';
 export * from './postgres.js';
 export * from './supergraph.js';
 export * from './child-subgraph.js';
+export * from './wait.js';

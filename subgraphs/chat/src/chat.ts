@@ -141,8 +141,11 @@ export function createChat(deps: RequestDeps) {
     conversationId: string,
     field?: string,
   ): Promise<ConversationRow> {
-    await requireMember(conversationId, field);
-    const conversation = await loaders.conversation.load(conversationId);
+    // Both reads at once; the conversation is only returned to a member.
+    const [, conversation] = await Promise.all([
+      requireMember(conversationId, field),
+      isUuid(conversationId) ? loaders.conversation.load(conversationId) : null,
+    ]);
     if (!conversation) throw userError(ErrorCode.FORBIDDEN, NOT_MEMBER, { field });
     return conversation;
   }

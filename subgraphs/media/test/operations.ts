@@ -116,19 +116,7 @@ export async function image(h: MediaHarness, id: string, user?: TestUser | null)
   ).image;
 }
 
-/** Waits until `check` holds. */
-export async function eventually<T>(
-  check: () => Promise<T | null | undefined | false> | T | null | undefined | false,
-  timeoutMs = 15_000,
-): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await check();
-    if (value) return value;
-    if (Date.now() > deadline) throw new Error('condition not met in time');
-    await new Promise((r) => setTimeout(r, 25));
-  }
-}
+export { eventually } from '@arcadia/testing';
 
 /** Jobs of the harness' media queue that are not finished. */
 export async function pendingJobs(h: MediaHarness) {

@@ -15,7 +15,7 @@ import {
   type PushProvider,
 } from '@arcadia/push';
 import type { PushJob } from '@arcadia/queues';
-import { uniqueName } from '@arcadia/testing';
+import { uniqueName, eventually } from '@arcadia/testing';
 import { processPush } from '../processor.js';
 import { startPushWorker, type PushWorker } from '../src/run.js';
 import { startPushService, subscriber, verifyVapid, type PushService } from './push-service.js';
@@ -74,14 +74,6 @@ function pipeline(provider: PushProvider = webPush, logger = silent) {
     await notifier.close();
   });
   return notifier;
-}
-
-async function eventually(check: () => boolean | Promise<boolean>, ms = 10_000) {
-  const deadline = Date.now() + ms;
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error('condition not met in time');
-    await new Promise((r) => setTimeout(r, 20));
-  }
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
