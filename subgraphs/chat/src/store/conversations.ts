@@ -2,7 +2,7 @@
  * Conversations and members in PostgreSQL (MikroORM): who is in which
  * conversation, and the order of a user's conversation list.
  */
-import { EntitySchema, type EntityManager } from '@mikro-orm/postgresql';
+import type { EntityManager } from '@mikro-orm/postgresql';
 import { openDatabase } from '@arcadia/postgres';
 import type { Logger } from '@arcadia/observability';
 import { migrationsList } from '../migrations/index.js';
@@ -31,54 +31,10 @@ export interface MemberRow {
   readonly muted: boolean;
 }
 
-interface ConversationEntity {
-  id: string;
-  kind: string;
-  title: string | null;
-  directKey: string | null;
-  createdBy: string;
-  createdAt: Date;
-  lastActivityAt: Date;
-  lastMessageId: string | null;
-}
-
-interface MemberEntity {
-  conversationId: string;
-  userId: string;
-  role: string;
-  joinedAt: Date;
-  muted: boolean;
-}
-
-// Tables come from the hand-written migrations; these only map columns.
-const timestamp = { type: 'datetime', columnType: 'timestamptz' } as const;
-
-const Conversation = new EntitySchema<ConversationEntity>({
-  name: 'Conversation',
-  tableName: 'conversations',
-  properties: {
-    id: { type: 'uuid', primary: true },
-    kind: { type: 'text' },
-    title: { type: 'text', nullable: true },
-    directKey: { type: 'text', nullable: true },
-    createdBy: { type: 'uuid' },
-    createdAt: timestamp,
-    lastActivityAt: timestamp,
-    lastMessageId: { type: 'text', nullable: true },
-  },
-});
-
-const Member = new EntitySchema<MemberEntity>({
-  name: 'Member',
-  tableName: 'members',
-  properties: {
-    conversationId: { type: 'uuid', primary: true },
-    userId: { type: 'uuid', primary: true },
-    role: { type: 'text' },
-    joinedAt: timestamp,
-    muted: { type: 'boolean' },
-  },
-});
+// The tables come from the hand-written migrations. Every query is SQL of its
+// own (they run on every send, where the ORM's query building and entity
+// hydration cost more than the queries); MikroORM provides the pooled,
+// per-request EntityManager, transactions and migrations.
 
 interface RawConversation {
   id: string;
@@ -180,8 +136,6 @@ function createRepository(em: EntityManager): ConversationRepository {
         return toConversation(inserted[0]);
       });
     },
-    // Raw SQL rather than em.find: these run on every send, and the ORM's
-    // query building and entity hydration cost more than the queries.
     async byIds(ids) {
       if (!ids.length) return [];
       return (
@@ -243,7 +197,7 @@ export async function openConversationDatabase(options: {
 }): Promise<ConversationDatabase> {
   const orm = await openDatabase({
     databaseUrl: options.databaseUrl,
-    entities: [Conversation, Member],
+    entities: [],
     migrationsList,
     migrationLock: 0x63686174n, // "chat"
     logger: options.logger,
