@@ -1,5 +1,5 @@
 import pg from 'pg';
-import { MikroORM, type EntitySchema } from '@mikro-orm/postgresql';
+import { MikroORM, type EntityManager, type EntitySchema } from '@mikro-orm/postgresql';
 import { Migrator } from '@mikro-orm/migrations';
 import type { MigrationObject } from '@mikro-orm/core';
 import type { Logger } from '@arcadia/observability';
@@ -94,4 +94,32 @@ async function ensureDatabase(databaseUrl: string): Promise<void> {
   } finally {
     await admin.end();
   }
+}
+
+/** A subgraph's opened database, handing out one repository per request or job. */
+export interface SessionStore<R> {
+  /** A repository over a fresh fork of the EntityManager: nothing shared between requests. */
+  session(): R;
+  /** Throws when the database does not answer; drives `/ready`. */
+  ping(): Promise<void>;
+  close(): Promise<void>;
+}
+
+/**
+ * Opens the database (see {@link openDatabase}) and wraps it as a store whose
+ * `session()` builds `repository` over a forked EntityManager.
+ */
+export async function openSessionStore<R>(
+  options: DatabaseOptions & { repository: (em: EntityManager) => R },
+): Promise<SessionStore<R>> {
+  const orm = await openDatabase(options);
+  return {
+    session: () => options.repository(orm.em.fork()),
+    async ping() {
+      await orm.em.getConnection().execute('select 1');
+    },
+    async close() {
+      await orm.close(true);
+    },
+  };
 }

@@ -8,7 +8,7 @@ import {
   UniqueConstraintViolationException,
   type EntityManager,
 } from '@mikro-orm/postgresql';
-import { openDatabase } from '@arcadia/postgres';
+import { openSessionStore, type SessionStore } from '@arcadia/postgres';
 import { isRole, type Role } from '@arcadia/auth';
 import type { Logger } from '@arcadia/observability';
 import { migrationsList } from './migrations/index.js';
@@ -407,13 +407,7 @@ export interface StoreOptions {
 }
 
 /** The opened store. */
-export interface Store {
-  /** A repository for one request, over a fresh fork of the EntityManager. */
-  session(): AccountsRepository;
-  /** Throws when the database does not answer; drives `/ready`. */
-  ping(): Promise<void>;
-  close(): Promise<void>;
-}
+export type Store = SessionStore<AccountsRepository>;
 
 // Any fixed 64-bit number: instances starting together take turns migrating.
 const MIGRATION_LOCK = 0x6163636f756e7473n; // "accounts"
@@ -422,23 +416,14 @@ const MIGRATION_LOCK = 0x6163636f756e7473n; // "accounts"
  * Opens the accounts database: creates it if missing, applies pending
  * migrations (one instance at a time), and returns the repository factory.
  */
-export async function openStore(options: StoreOptions): Promise<Store> {
-  const orm = await openDatabase({
+export function openStore(options: StoreOptions): Promise<Store> {
+  return openSessionStore({
     databaseUrl: options.databaseUrl,
     entities: [User, ApiClient, RefreshFamily, RefreshToken],
     migrationsList,
     migrationLock: MIGRATION_LOCK,
     logger: options.logger,
     poolSize: options.poolSize,
+    repository: createRepository,
   });
-
-  return {
-    session: () => createRepository(orm.em.fork()),
-    async ping() {
-      await orm.em.getConnection().execute('select 1');
-    },
-    async close() {
-      await orm.close(true);
-    },
-  };
 }

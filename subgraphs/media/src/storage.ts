@@ -83,7 +83,8 @@ export interface MediaStorage {
   close(): void;
 }
 
-function s3Client(config: StorageConfig, endpoint: string): S3Client {
+/** An S3 client of the configured store, at `endpoint` (tests use it to read objects back). */
+export function s3Client(config: StorageConfig, endpoint = config.S3_ENDPOINT): S3Client {
   return new S3Client({
     endpoint,
     region: config.S3_REGION,

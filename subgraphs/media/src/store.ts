@@ -4,7 +4,7 @@
  * store (`@arcadia/media/store`): one domain, one database.
  */
 import { EntitySchema, type EntityManager } from '@mikro-orm/postgresql';
-import { openDatabase } from '@arcadia/postgres';
+import { openSessionStore, type SessionStore } from '@arcadia/postgres';
 import type { Logger } from '@arcadia/observability';
 import { migrationsList } from './migrations/index.js';
 
@@ -417,13 +417,7 @@ export interface StoreOptions {
 }
 
 /** The opened store. */
-export interface Store {
-  /** A repository for one request or job, over a fresh fork of the EntityManager. */
-  session(): MediaRepository;
-  /** Throws when the database does not answer; drives `/ready`. */
-  ping(): Promise<void>;
-  close(): Promise<void>;
-}
+export type Store = SessionStore<MediaRepository>;
 
 // Any fixed 64-bit number: instances starting together take turns migrating.
 const MIGRATION_LOCK = 0x6d65646961n; // "media"
@@ -432,23 +426,14 @@ const MIGRATION_LOCK = 0x6d65646961n; // "media"
  * Opens the media database: creates it if missing, applies pending
  * migrations (one instance at a time), and returns the repository factory.
  */
-export async function openStore(options: StoreOptions): Promise<Store> {
-  const orm = await openDatabase({
+export function openStore(options: StoreOptions): Promise<Store> {
+  return openSessionStore({
     databaseUrl: options.databaseUrl,
     entities: [Image, Avatar],
     migrationsList,
     migrationLock: MIGRATION_LOCK,
     logger: options.logger,
     poolSize: options.poolSize,
+    repository: createRepository,
   });
-
-  return {
-    session: () => createRepository(orm.em.fork()),
-    async ping() {
-      await orm.em.getConnection().execute('select 1');
-    },
-    async close() {
-      await orm.close(true);
-    },
-  };
 }

@@ -30,7 +30,7 @@ import {
 import { parseMediaEnv, type MediaConfig } from '../src/env.js';
 import { createMediaPubSub, type MediaPubSub } from '../src/events.js';
 import { createServer } from '../src/server.js';
-import { createStorage, type MediaStorage } from '../src/storage.js';
+import { createStorage, s3Client, type MediaStorage } from '../src/storage.js';
 import { openStore, type Store } from '../src/store.js';
 
 export type { GraphQLResponse };
@@ -139,17 +139,8 @@ export async function startMedia(env: Record<string, string> = {}): Promise<Medi
   });
   const supergraph = await startSupergraph({ subgraphs: [accounts.subgraph, media], keys });
 
-  const s3 = new S3Client({
-    endpoint: config.S3_ENDPOINT,
-    region: config.S3_REGION,
-    forcePathStyle: config.S3_FORCE_PATH_STYLE,
-    credentials: {
-      accessKeyId: config.S3_ACCESS_KEY_ID,
-      secretAccessKey: config.S3_SECRET_ACCESS_KEY,
-    },
-    requestChecksumCalculation: 'WHEN_REQUIRED',
-    responseChecksumValidation: 'WHEN_REQUIRED',
-  });
+  const s3 = s3Client(config);
+
   const sqlClient = new pg.Client({ connectionString: config.DATABASE_URL });
   await sqlClient.connect();
   const redis = new Redis(config.REDIS_URL);

@@ -3,7 +3,7 @@
  * conversation, and the order of a user's conversation list.
  */
 import type { EntityManager } from '@mikro-orm/postgresql';
-import { openDatabase } from '@arcadia/postgres';
+import { openSessionStore, type SessionStore } from '@arcadia/postgres';
 import type { Logger } from '@arcadia/observability';
 import { migrationsList } from '../migrations/index.js';
 
@@ -182,34 +182,21 @@ function createRepository(em: EntityManager): ConversationRepository {
 }
 
 /** The PostgreSQL side of the chat store. */
-export interface ConversationDatabase {
-  /** A repository over a fresh fork of the EntityManager: one per request. */
-  session(): ConversationRepository;
-  ping(): Promise<void>;
-  close(): Promise<void>;
-}
+export type ConversationDatabase = SessionStore<ConversationRepository>;
 
 /** Opens (creating and migrating when needed) the chat database. */
-export async function openConversationDatabase(options: {
+export function openConversationDatabase(options: {
   databaseUrl: string;
   logger?: Logger | undefined;
   poolSize?: number | undefined;
 }): Promise<ConversationDatabase> {
-  const orm = await openDatabase({
+  return openSessionStore({
     databaseUrl: options.databaseUrl,
     entities: [],
     migrationsList,
     migrationLock: 0x63686174n, // "chat"
     logger: options.logger,
     poolSize: options.poolSize,
+    repository: createRepository,
   });
-  return {
-    session: () => createRepository(orm.em.fork()),
-    async ping() {
-      await orm.em.getConnection().execute('select 1');
-    },
-    async close() {
-      await orm.close(true);
-    },
-  };
 }
