@@ -4,7 +4,16 @@ import tseslint from 'typescript-eslint';
 
 export default tseslint.config(
   {
-    ignores: ['**/node_modules/**', '.arcadia/**', '**/generated/**', 'scripts/services/**/*.mjs'],
+    ignores: [
+      '**/node_modules/**',
+      '.arcadia/**',
+      '**/generated/**',
+      'scripts/services/**/*.mjs',
+      // `npm run build` output: compiled from the linted sources.
+      '**/dist/**',
+      // CommonJS configuration of dependency-cruiser; checked by running it (`npm run lint:layers`).
+      '.dependency-cruiser.cjs',
+    ],
   },
   js.configs.recommended,
   ...tseslint.configs.recommendedTypeChecked,

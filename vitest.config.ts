@@ -14,7 +14,8 @@ export default defineConfig({
   resolve: { alias: [{ find: /^graphql$/, replacement: graphqlCjs }] },
   test: {
     include: ['{packages,subgraphs,router,workers,schema}/**/*.test.ts', 'scripts/**/*.test.ts'],
-    exclude: ['**/node_modules/**'],
+    // dist/: `npm run build` output, never a test source.
+    exclude: ['**/node_modules/**', '**/dist/**'],
     testTimeout: 30_000,
     hookTimeout: 120_000,
     // Integration files each create their own database/keyspace/prefix, so

@@ -6,4 +6,5 @@ cd "$(dirname "$0")/.."
 bash scripts/ensure-deps.sh
 bash scripts/services/services.sh start
 npm run -s compose -- --check
+echo "› tests on Node.js $(node --version)"
 exec npx vitest run "$@"

@@ -1,6 +1,6 @@
 /**
  * Runs the whole system in the foreground for local use: every subgraph
- * (`subgraphs/<name>/src/index.ts`), every worker (`workers/<queue>/worker.ts`)
+ * (`subgraphs/<name>/src/index.ts`), every worker (`workers/<queue>/src/index.ts`)
  * and the router, each in its own process with its output prefixed. Prints
  * the Sandbox URL once the router is ready; Ctrl-C stops everything cleanly.
  */
@@ -23,7 +23,7 @@ function entries(folder: string, file: string): { name: string; entry: string }[
 
 const services = [
   ...entries('subgraphs', 'src/index.ts'),
-  ...entries('workers', 'worker.ts').map((w) => ({ ...w, name: `${w.name}-worker` })),
+  ...entries('workers', 'src/index.ts').map((w) => ({ ...w, name: `${w.name}-worker` })),
   { name: 'router', entry: join(root, 'router/src/main.ts') },
 ];
 

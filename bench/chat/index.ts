@@ -13,7 +13,9 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { Options } from '../lib/args.js';
 import { markdownTable, round } from '../lib/stats.js';
-import { startChat, type ChatHarness, type TestUser } from '@arcadia/chat/testing';
+import { accountsSubgraph } from '@arcadia/accounts/testing';
+import { chatSubgraph, type ChatUnderTest } from '@arcadia/chat/testing';
+import { startSubgraphHarness, type SubgraphHarness, type TestUser } from '@arcadia/testing';
 
 export const description =
   'chat: sustained sends to online users over graphql-ws (throughput, delivery latency, history, loss)';
@@ -95,10 +97,13 @@ export async function main(argv: string[]): Promise<void> {
   const historySamples = options.number('history-samples', { min: 0 });
 
   const inProcess = options.flag('in-process');
-  const h: ChatHarness = await startChat(
-    { LOG_LEVEL: 'warn', CHAT_SEND_LIMIT: '1000000', PUSH_COLLAPSE_WINDOW_MS: '60000' },
-    { childProcess: !inProcess },
-  );
+  const h: SubgraphHarness<ChatUnderTest> = await startSubgraphHarness({
+    subject: chatSubgraph(
+      { LOG_LEVEL: 'warn', CHAT_SEND_LIMIT: '1000000', PUSH_COLLAPSE_WINDOW_MS: '60000' },
+      { childProcess: !inProcess },
+    ),
+    peers: [accountsSubgraph()],
+  });
   try {
     console.log(`signing up ${2 * K} users and starting ${K} conversations…`);
     const users: TestUser[] = [];
@@ -140,9 +145,9 @@ export async function main(argv: string[]): Promise<void> {
         },
       );
     }
-    const channels = users.map((u) => `${h.config.PUBSUB_PREFIX}:chat:user:${u.id}`);
+    const channels = users.map((u) => h.subject.userChannel(u.id));
     for (let i = 0; i < 600; i++) {
-      const counts = (await h.store.live.redis.pubsub('NUMSUB', ...channels)) as (
+      const counts = (await h.subject.store.live.redis.pubsub('NUMSUB', ...channels)) as (
         string | number
       )[];
       const live = counts.filter((_, j) => j % 2 === 1).filter((n) => Number(n) > 0).length;

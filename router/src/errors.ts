@@ -2,7 +2,6 @@ import type { ErrorRequestHandler, RequestHandler } from 'express';
 import type { GraphQLFormattedError } from 'graphql';
 import { ErrorCode, MASKED_MESSAGE, maskError, UserError } from '@arcadia/errors';
 import type { Logger } from '@arcadia/observability';
-import { tokenLimitErrorOf } from './limits.js';
 import { recordErrorCode, requestScope, type RequestRecord } from './request-context.js';
 
 /**
@@ -15,8 +14,6 @@ import { recordErrorCode, requestScope, type RequestRecord } from './request-con
 export function userErrorOf(error: unknown): UserError | undefined {
   let current: unknown = error;
   for (let hops = 0; current instanceof Error && hops < 5; hops++) {
-    const tokenError = tokenLimitErrorOf(current);
-    if (tokenError) return tokenError;
     if (current instanceof UserError) return current;
     // Duck-typed: Apollo's GraphQLError may come from graphql's CommonJS build
     // while ours comes from its ES module build (vitest loads both).
@@ -26,17 +23,30 @@ export function userErrorOf(error: unknown): UserError | undefined {
 }
 
 /**
+ * The QUERY_TOO_COMPLEX error a parse failure stands for when the parse of
+ * `record`'s operation stopped at the token limit (see `tokenLimitPlugin`);
+ * an operation is parsed once, so its one parse failure is that one.
+ */
+function parseRejectionOf(
+  formatted: GraphQLFormattedError,
+  record: RequestRecord | undefined,
+): UserError | undefined {
+  return formatted.extensions?.code === 'GRAPHQL_PARSE_FAILED' ? record?.parseRejection : undefined;
+}
+
+/**
  * Apollo's `formatError` for the router: an expected error (UserError)
  * reaches the client with its own message and code even when Apollo
  * wrapped it (limit violations become QUERY_TOO_COMPLEX rather than
  * parse/validation failures), the gateway's `extensions.response` (a
  * subgraph's URL and raw body) is dropped, and anything unexpected is
- * masked and logged with detail.
+ * masked and logged with detail. The code lands on the record of the
+ * operation in whose {@link requestScope} it runs.
  */
 export function createFormatError(logger: Logger) {
   return (formatted: GraphQLFormattedError, error: unknown): GraphQLFormattedError => {
     const record = requestScope.getStore();
-    const userError = userErrorOf(error);
+    const userError = userErrorOf(error) ?? parseRejectionOf(formatted, record);
     let extensions: Record<string, unknown> = { ...formatted.extensions };
     let message = formatted.message;
     if (userError) {

@@ -1,18 +1,19 @@
-import type { ApolloServerPlugin, BaseContext } from '@apollo/server';
+import type { ApolloServerPlugin } from '@apollo/server';
 import { ApolloArmor } from '@escape.tech/graphql-armor';
 import {
-  type DocumentNode,
+  type ASTVisitor,
   type GraphQLError,
   Kind,
-  parse,
   Lexer,
   Source,
   TokenKind,
   type SelectionSetNode,
   type ValidationContext,
   type ValidationRule,
+  visitInParallel,
 } from 'graphql';
 import { ErrorCode, UserError } from '@arcadia/errors';
+import type { RouterContext } from './request-context.js';
 
 /** The operation limits of the router (see env.ts for the defaults). */
 export interface QueryLimits {
@@ -29,23 +30,9 @@ export interface QueryLimits {
 /** Which limit an operation broke, in `extensions.limit`. */
 export type LimitName = 'depth' | 'aliases' | 'cost' | 'tokens' | 'rootFields' | 'directives';
 
+/** The QUERY_TOO_COMPLEX error of a broken limit. */
 function tooComplex(message: string, limit: LimitName): UserError {
   return new UserError(ErrorCode.QUERY_TOO_COMPLEX, message, { limit });
-}
-
-// Validations (one per validate() call) in which a limit was broken.
-const rejectedValidations = new WeakSet<ValidationContext>();
-
-// Parse errors Apollo wraps as GRAPHQL_PARSE_FAILED that were really the
-// token limit; `formatError` looks them up to answer QUERY_TOO_COMPLEX.
-const tokenLimitErrors = new WeakMap<object, UserError>();
-
-/**
- * The QUERY_TOO_COMPLEX error a parse error stands for when the parse failed
- * on the token limit (Apollo reports those as GRAPHQL_PARSE_FAILED).
- */
-export function tokenLimitErrorOf(parseError: object): UserError | undefined {
-  return tokenLimitErrors.get(parseError);
 }
 
 /** True when `source` has more than `max` tokens; stops lexing at `max + 1`. */
@@ -84,121 +71,128 @@ function countFields(
   return count;
 }
 
+/** Reports one broken limit of the validation under way. */
+type Reject = (limit: LimitName, message: string) => void;
+
 /**
  * Caps the number of root fields per operation: each one is at least one
  * resolver and often a subgraph fetch, and graphql-armor has no such limit.
  */
-export function maxRootFieldsRule(max: number): ValidationRule {
-  return (context) => ({
+function maxRootFieldsVisitor(context: ValidationContext, max: number, reject: Reject): ASTVisitor {
+  return {
     OperationDefinition(node) {
       const count = countFields(node.selectionSet, context, new Set());
-      if (count > max) {
-        rejectedValidations.add(context);
-        context.reportError(
-          tooComplex(`Root field limit of ${max} exceeded, found ${count}.`, 'rootFields'),
-        );
-      }
+      if (count > max) reject('rootFields', `Root field limit of ${max} exceeded, found ${count}.`);
       // The rule only needs the top level.
       return false;
     },
-  });
+  };
 }
 
 /**
- * Must be the last rule. Once a limit rule has rejected an operation, stops
- * every other rule from walking it: Apollo runs graphql-js's ~25 standard
- * rules in the same pass, and on a 1000-alias or 5000-token document they
- * cost tens of milliseconds that a rejected document should not get.
- * Returning `null` from `enter` is graphql-js's "delete this node" edit,
- * which the parallel visitor applies to all rules: the subtree is skipped.
+ * graphql-armor's depth, aliases, cost and directives rules, reporting to
+ * `reject` (armor's default for Apollo reports BAD_USER_INPUT). Built per
+ * validation so that `reject` can close over that validation's state; it
+ * is a handful of small objects, and Apollo validates each distinct
+ * document once (its document store keeps validated ones).
  */
-export const skipRejectedOperations: ValidationRule = (context) => {
-  const skip = () => (rejectedValidations.has(context) ? null : undefined);
-  return { OperationDefinition: skip, FragmentDefinition: skip };
-};
+function armorRules(limits: QueryLimits, reject: Reject): ValidationRule[] {
+  const onReject =
+    (limit: LimitName) =>
+    (_context: ValidationContext | null, error: GraphQLError): void =>
+      reject(limit, error.message.replace(/^Syntax Error:\s*/, ''));
+  const options = (limit: LimitName) => ({
+    onReject: [onReject(limit)],
+    propagateOnRejection: false,
+  });
+  return new ApolloArmor({
+    maxDepth: { n: limits.maxDepth, ...options('depth') },
+    maxAliases: { n: limits.maxAliases, ...options('aliases') },
+    costLimit: { maxCost: limits.maxCost, ...options('cost') },
+    maxDirectives: { n: limits.maxDirectives, ...options('directives') },
+    maxTokens: { enabled: false },
+    blockFieldSuggestion: { enabled: false },
+  }).protect().validationRules;
+}
 
 /**
- * Validation rules and plugins that enforce the limits. Depth, aliases,
- * cost and directives are graphql-armor's rules, reporting into the
- * validation context (armor's default for Apollo reports BAD_USER_INPUT;
- * ours reports QUERY_TOO_COMPLEX). Tokens are counted by graphql-js's own
- * parser (`parseOptions`): armor's Apollo token plugin throws from a plugin
- * hook, which Apollo answers with a 500.
+ * One validation rule for every limit but tokens; must be the last rule.
+ * Each broken limit is reported as QUERY_TOO_COMPLEX with
+ * `extensions.limit`. Once a limit has rejected an operation, stops every
+ * other rule from walking it: Apollo runs graphql-js's ~25 standard rules
+ * in the same pass, and on a 1000-alias or 5000-token document they cost
+ * tens of milliseconds that a rejected document should not get. Returning
+ * `null` from `enter` is graphql-js's "delete this node" edit, which the
+ * parallel visitor applies to all rules: the subtree is skipped.
  */
-export function queryLimits(limits: QueryLimits): {
-  validationRules: ValidationRule[];
-  plugins: ApolloServerPlugin<BaseContext>[];
-  parseOptions: { maxTokens: number };
-} {
-  const report =
-    (limit: LimitName) =>
-    (context: ValidationContext | null, error: GraphQLError): void => {
-      if (!context) return;
-      rejectedValidations.add(context);
-      context.reportError(tooComplex(error.message.replace(/^Syntax Error:\s*/, ''), limit));
+export function limitRule(limits: QueryLimits): ValidationRule {
+  return (context) => {
+    // This validation's state: whether a limit rejected the document.
+    let rejected = false;
+    const reject: Reject = (limit, message) => {
+      rejected = true;
+      context.reportError(tooComplex(message, limit));
     };
-  const armor = new ApolloArmor({
-    maxDepth: { n: limits.maxDepth, onReject: [report('depth')], propagateOnRejection: false },
-    maxAliases: {
-      n: limits.maxAliases,
-      onReject: [report('aliases')],
-      propagateOnRejection: false,
-    },
-    costLimit: {
-      maxCost: limits.maxCost,
-      onReject: [report('cost')],
-      propagateOnRejection: false,
-    },
-    maxDirectives: {
-      n: limits.maxDirectives,
-      onReject: [report('directives')],
-      propagateOnRejection: false,
-    },
-    maxTokens: { enabled: false },
-    blockFieldSuggestion: { enabled: limits.blockFieldSuggestions },
-  }).protect();
+    const checks = [
+      ...armorRules(limits, reject).map((rule) => rule(context)),
+      maxRootFieldsVisitor(context, limits.maxRootFields, reject),
+    ];
+    const skip = () => (rejected ? null : undefined);
+    // The checks run first on each definition, then `skip` sees their verdict.
+    return visitInParallel([
+      visitInParallel(checks),
+      { OperationDefinition: skip, FragmentDefinition: skip },
+    ]);
+  };
+}
 
-  const tokenLimit: ApolloServerPlugin<BaseContext> = {
-    requestDidStart: () =>
+/**
+ * Tells the request's record when its parse failed on the token limit, so
+ * `formatError` answers QUERY_TOO_COMPLEX instead of the parse failure
+ * Apollo makes of it. Counting again is cheap (it stops at the limit) and
+ * avoids matching graphql-js's message.
+ */
+export function tokenLimitPlugin(maxTokens: number): ApolloServerPlugin<RouterContext> {
+  return {
+    requestDidStart: ({ contextValue }) =>
       Promise.resolve({
         parsingDidStart: ({ source }) =>
           Promise.resolve((error?: Error) => {
-            // Only a failed parse can be the limit; counting again is cheap
-            // (it stops at the limit) and avoids matching graphql-js's message.
-            if (error && source !== undefined && exceedsTokens(source, limits.maxTokens)) {
-              tokenLimitErrors.set(
-                error,
-                tooComplex(`Token limit of ${limits.maxTokens} exceeded.`, 'tokens'),
+            if (error && source !== undefined && exceedsTokens(source, maxTokens)) {
+              contextValue.record.parseRejection = tooComplex(
+                `Token limit of ${maxTokens} exceeded.`,
+                'tokens',
               );
             }
             return Promise.resolve();
           }),
       }),
   };
-
-  return {
-    validationRules: [
-      ...armor.validationRules,
-      maxRootFieldsRule(limits.maxRootFields),
-      skipRejectedOperations,
-    ],
-    plugins: [...(armor.plugins as ApolloServerPlugin<BaseContext>[]), tokenLimit],
-    parseOptions: { maxTokens: limits.maxTokens },
-  };
 }
 
 /**
- * Parses an operation for the transports Apollo Server does not handle
- * (graphql-ws, SSE) under the same token limit: too many tokens is
- * QUERY_TOO_COMPLEX, any other failure the parser's own syntax error.
+ * Validation rules, plugins and parse options that enforce the limits in
+ * Apollo Server's request pipeline, which every operation goes through
+ * whatever its transport. Tokens are counted by graphql-js's own parser
+ * (`parseOptions`): armor's Apollo token plugin throws from a plugin hook,
+ * which Apollo answers with a 500.
  */
-export function parseOperation(source: string, maxTokens: number): DocumentNode {
-  try {
-    return parse(source, { maxTokens });
-  } catch (error) {
-    if (exceedsTokens(source, maxTokens)) {
-      throw tooComplex(`Token limit of ${maxTokens} exceeded.`, 'tokens');
-    }
-    throw error;
-  }
+export function queryLimits(limits: QueryLimits): {
+  validationRules: ValidationRule[];
+  plugins: ApolloServerPlugin<RouterContext>[];
+  parseOptions: { maxTokens: number };
+} {
+  const suggestions = new ApolloArmor({
+    maxDepth: { enabled: false },
+    maxAliases: { enabled: false },
+    costLimit: { enabled: false },
+    maxDirectives: { enabled: false },
+    maxTokens: { enabled: false },
+    blockFieldSuggestion: { enabled: limits.blockFieldSuggestions },
+  }).protect().plugins as ApolloServerPlugin<RouterContext>[];
+  return {
+    validationRules: [limitRule(limits)],
+    plugins: [...suggestions, tokenLimitPlugin(limits.maxTokens)],
+    parseOptions: { maxTokens: limits.maxTokens },
+  };
 }

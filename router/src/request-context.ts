@@ -1,35 +1,86 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
 import { randomUUID } from 'node:crypto';
-import { ANONYMOUS, bearerToken, type Caller, type createTokenVerifier } from '@arcadia/auth';
+import type { DocumentNode } from 'graphql';
+import type { Caller } from '@arcadia/auth';
+import type { UserError } from '@arcadia/errors';
+import type { SubscriptionPlan } from './subscriptions/planner.js';
+
+/** How an operation reached the router; a field of its access log line. */
+export type Transport = 'http' | 'ws' | 'sse';
+
+/** The kind of operation Apollo resolved. */
+export type OperationType = 'query' | 'mutation' | 'subscription';
 
 /**
- * What the router learns about one GraphQL request while serving it; the
- * access log line and the request metrics are written from it at the end.
+ * What the router learns about one GraphQL operation while serving it,
+ * whatever the transport; the access log line and the request metrics are
+ * written from it once the operation is over (see `request-log.ts`).
  */
 export interface RequestRecord {
   readonly requestId: string;
+  /** `http`, or `ws`/`sse` once a streaming transport took the operation. */
+  transport: Transport;
+  /** `process.hrtime.bigint()` when the operation arrived. */
+  readonly startedAt: bigint;
   /** The operation Apollo resolved, else the `operationName` the client sent. */
   operationName: string | null;
+  /** Null until Apollo resolves the operation (and when it never does). */
+  operationType: OperationType | null;
   /** Null until the bearer token is verified (and when it is refused). */
   caller: Caller | null;
   /** Distinct `extensions.code`s of the errors sent back, in order. */
   readonly errorCodes: string[];
   /** Whether the response carried `data` (partial data still counts). */
   hasData: boolean;
+  /**
+   * The operation's status once a streaming transport settled it (what the
+   * same operation gets over HTTP); unset over plain HTTP, where the
+   * response's own status is used.
+   */
+  status?: number;
+  /**
+   * Set when parsing failed on the token limit: graphql-js's parser stops
+   * with a syntax error, which Apollo reports as GRAPHQL_PARSE_FAILED;
+   * `formatError` answers this QUERY_TOO_COMPLEX error in its place.
+   */
+  parseRejection?: UserError;
+  /** Whether the access log line and metrics were written (they are written once). */
+  logged: boolean;
 }
 
-/** The Apollo context of one router request. */
+/** A subscription that passed every check, ready for the subscription engine. */
+export interface AdmittedSubscription {
+  readonly document: DocumentNode;
+  readonly operationName: string | null;
+  /** Coerced variable values of the whole operation. */
+  readonly variables: Record<string, unknown>;
+  readonly plan: SubscriptionPlan;
+}
+
+/**
+ * Where Apollo's request pipeline hands a streaming transport what it
+ * cannot put in a response: the parsed document, and a subscription it
+ * admitted instead of executing. Only graphql-ws and SSE pass one.
+ */
+export interface StreamSlot {
+  document?: DocumentNode;
+  subscription?: AdmittedSubscription;
+}
+
+/** The Apollo context of one router operation. */
 export interface RouterContext {
   readonly caller: Caller;
   readonly requestId: string;
   readonly record: RequestRecord;
   /** The caller header for subgraphs, signed once and reused by every fetch of the request. */
   signedCaller(): Promise<string>;
+  /** Present when the transport can stream results (graphql-ws, SSE); absent over plain HTTP. */
+  readonly stream?: StreamSlot;
 }
 
 /**
- * The record of the request being served. `formatError` has no request
- * argument, yet every error it formats belongs to the request in whose
+ * The record of the operation being served. `formatError` has no request
+ * argument, yet every error it formats belongs to the operation in whose
  * async context it runs.
  */
 export const requestScope = new AsyncLocalStorage<RequestRecord>();
@@ -48,22 +99,54 @@ export function requestIdFrom(header: string | string[] | undefined): string {
   return typeof header === 'string' && REQUEST_ID.test(header) ? header : randomUUID();
 }
 
-/** A new record for a request that just arrived. */
-export function newRequestRecord(requestId: string): RequestRecord {
-  return { requestId, operationName: null, caller: null, errorCodes: [], hasData: false };
-}
+const GRAPHQL_NAME = /^[_A-Za-z][_0-9A-Za-z]{0,127}$/;
 
 /**
- * The caller of an `Authorization` header: anonymous without one, the
- * token's subject with a valid bearer token. Anything else throws
- * UNAUTHENTICATED (HTTP 401) with a `reason`.
+ * Records the `operationName` a client sent, so that a request refused
+ * before Apollo resolves its operation is still logged under that name.
+ * Anything that is not a GraphQL name is ignored (it would be a label).
  */
-export function createAuthenticator(verifier: ReturnType<typeof createTokenVerifier>) {
-  return async (authorization: string | undefined): Promise<Caller> => {
-    const token = bearerToken(authorization);
-    if (token === null) return ANONYMOUS;
-    const { expiresAt: _expiresAt, ...caller } = await verifier.verify(token);
-    return caller;
+export function recordSentOperationName(record: RequestRecord, sent: unknown): void {
+  if (typeof sent === 'string' && GRAPHQL_NAME.test(sent)) record.operationName = sent;
+}
+
+/** A new record for an operation that just arrived. */
+export function newRequestRecord(requestId: string, transport: Transport = 'http'): RequestRecord {
+  return {
+    requestId,
+    transport,
+    startedAt: process.hrtime.bigint(),
+    operationName: null,
+    operationType: null,
+    caller: null,
+    errorCodes: [],
+    hasData: false,
+    logged: false,
+  };
+}
+
+/** Builds the context of one operation; see {@link createContextBuilder}. */
+export type ContextBuilder = (
+  caller: Caller,
+  record: RequestRecord,
+  stream?: StreamSlot,
+) => RouterContext;
+
+/**
+ * The one place an operation's context is built, whatever the transport:
+ * the verified caller (also noted on the record for the log line), the
+ * request id, and the caller header signed lazily once per operation.
+ */
+export function createContextBuilder(sign: (caller: Caller) => Promise<string>): ContextBuilder {
+  return (caller, record, stream) => {
+    record.caller = caller;
+    return {
+      caller,
+      requestId: record.requestId,
+      record,
+      signedCaller: lazySignature(() => sign(caller)),
+      ...(stream ? { stream } : {}),
+    };
   };
 }
 

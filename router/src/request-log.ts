@@ -4,42 +4,54 @@ import type { Logger } from '@arcadia/observability';
 import type { RouterMetrics } from './metrics.js';
 import {
   newRequestRecord,
+  recordSentOperationName,
   requestIdFrom,
   requestScope,
   type RequestRecord,
   type RouterContext,
 } from './request-context.js';
 
-const GRAPHQL_NAME = /^[_A-Za-z][_0-9A-Za-z]{0,127}$/;
+/** The status of an operation whose client went away before its answer (nginx's code). */
+export const CLIENT_CLOSED_REQUEST = 499;
 
-function outcomeOf(status: number, record: RequestRecord): 'success' | 'partial' | 'error' {
+/** How an operation ended, a label of `graphql_requests_total`. */
+export type Outcome = 'success' | 'partial' | 'error';
+
+/** `error` for a failed status or errors without data, `partial` for data with errors. */
+export function outcomeOf(status: number, record: RequestRecord): Outcome {
   if (status >= 400) return 'error';
   if (!record.errorCodes.length) return 'success';
   return record.hasData ? 'partial' : 'error';
 }
 
-/**
- * First handler of the GraphQL paths: gives the request its id and record,
- * and when the response is over writes exactly one log line and the request
- * metrics, whatever answered (Apollo, the auth check, the body parser).
- * Preflights and the Sandbox page are not operations and are not counted.
- */
-export function requestLog(options: { logger: Logger; metrics: RouterMetrics }): RequestHandler {
+/** Writes the access log line and request metrics of operations. */
+export interface OperationLog {
+  /**
+   * Ends `record`'s operation with `status`: one log line (`graphql
+   * request`) and one count in `graphql_requests_total` and
+   * `graphql_request_duration_seconds`, the same for every transport but
+   * for the `transport` field. Later calls for the same record do nothing.
+   *
+   * `status` is the HTTP status the operation got (over graphql-ws and SSE:
+   * the one Apollo chose, which the same operation gets over HTTP), or
+   * {@link CLIENT_CLOSED_REQUEST} when the client left before its answer.
+   * A subscription ends when the client or the upstream ends it; its
+   * duration is its lifetime.
+   */
+  finish(record: RequestRecord, status: number): void;
+}
+
+/** The router's {@link OperationLog}, writing to `logger` and `metrics`. */
+export function createOperationLog(options: {
+  logger: Logger;
+  metrics: RouterMetrics;
+}): OperationLog {
   const { logger, metrics } = options;
-  return (req, res, next) => {
-    if (req.method === 'OPTIONS') {
-      next();
-      return;
-    }
-    const started = process.hrtime.bigint();
-    const record = newRequestRecord(requestIdFrom(req.headers['x-request-id']));
-    res.locals.record = record;
-    res.setHeader('x-request-id', record.requestId);
-    res.once('close', () => {
-      if (String(res.getHeader('content-type') ?? '').startsWith('text/html')) return;
-      const seconds = Number(process.hrtime.bigint() - started) / 1e9;
-      // 499: the client went away before the response was complete (nginx's code).
-      const status = res.writableFinished ? res.statusCode : 499;
+  return {
+    finish(record, status) {
+      if (record.logged) return;
+      record.logged = true;
+      const seconds = Number(process.hrtime.bigint() - record.startedAt) / 1e9;
       const outcome = outcomeOf(status, record);
       const operation = metrics.operationLabel(record.operationName);
       metrics.requests.inc({ operation, outcome });
@@ -47,7 +59,9 @@ export function requestLog(options: { logger: Logger; metrics: RouterMetrics }):
       logger.info(
         {
           requestId: record.requestId,
+          transport: record.transport,
           operationName: record.operationName,
+          operationType: record.operationType,
           durationMs: Math.round(seconds * 1e5) / 100,
           caller: record.caller?.userId ?? null,
           ...(record.caller?.clientId ? { clientId: record.caller.clientId } : {}),
@@ -57,6 +71,32 @@ export function requestLog(options: { logger: Logger; metrics: RouterMetrics }):
         },
         'graphql request',
       );
+    },
+  };
+}
+
+/**
+ * First handler of the GraphQL paths: gives the request its id and record,
+ * and when the response is over ends the operation in `log`, whatever
+ * answered (Apollo, the SSE transport, the auth check, the body parser).
+ * Preflights and the Sandbox page are not operations and are not counted.
+ */
+export function requestLog(log: OperationLog): RequestHandler {
+  return (req, res, next) => {
+    if (req.method === 'OPTIONS') {
+      next();
+      return;
+    }
+    const record = newRequestRecord(requestIdFrom(req.headers['x-request-id']));
+    res.locals.record = record;
+    res.setHeader('x-request-id', record.requestId);
+    res.once('close', () => {
+      if (String(res.getHeader('content-type') ?? '').startsWith('text/html')) return;
+      // An SSE stream settles its operation's status itself (a subscription
+      // stays open until the client leaves); otherwise the response says it.
+      const status =
+        record.status ?? (res.writableFinished ? res.statusCode : CLIENT_CLOSED_REQUEST);
+      log.finish(record, status);
     });
     next();
   };
@@ -69,8 +109,7 @@ export function requestLog(options: { logger: Logger; metrics: RouterMetrics }):
 export const enterRequestScope: RequestHandler = (req, res, next) => {
   const record = res.locals.record as RequestRecord;
   const body = req.body as { operationName?: unknown } | undefined;
-  const sent = body?.operationName ?? req.query.operationName;
-  if (typeof sent === 'string' && GRAPHQL_NAME.test(sent)) record.operationName = sent;
+  recordSentOperationName(record, body?.operationName ?? req.query.operationName);
   requestScope.run(record, next);
 };
 
@@ -79,8 +118,9 @@ export function requestRecordPlugin(): ApolloServerPlugin<RouterContext> {
   return {
     requestDidStart: ({ contextValue }) =>
       Promise.resolve({
-        didResolveOperation: ({ operationName }) => {
+        didResolveOperation: ({ operationName, operation }) => {
           contextValue.record.operationName = operationName;
+          contextValue.record.operationType = operation?.operation ?? null;
           return Promise.resolve();
         },
         willSendResponse: ({ response }) => {

@@ -4,10 +4,7 @@ import { ApolloGateway } from '@apollo/gateway';
 import { ApolloServer } from '@apollo/server';
 import { ApolloServerPluginDrainHttpServer } from '@apollo/server/plugin/drainHttpServer';
 import { ApolloServerPluginLandingPageLocalDefault } from '@apollo/server/plugin/landingPage/default';
-import { expressMiddleware } from '@as-integrations/express5';
 import express, { type Express } from 'express';
-import { GraphQLError, OperationTypeNode } from 'graphql';
-import { Redis } from 'ioredis';
 import {
   createCallerSigner,
   createTokenVerifier,
@@ -17,27 +14,25 @@ import {
 } from '@arcadia/auth';
 import type { Logger } from '@arcadia/observability';
 import { createPresence } from '@arcadia/presence';
-import { corsMiddleware } from './cors.js';
+import { createRedisConnection } from '@arcadia/redis';
+import { createAuthenticator } from './auth.js';
 import type { RouterConfig } from './env.js';
 import { createFormatError, httpErrorHandler, notFound } from './errors.js';
 import { queryLimits } from './limits.js';
 import { createRouterMetrics } from './metrics.js';
+import { createOperationRunner, streamingOperationsPlugin } from './operations.js';
 import { trackSocketPresence } from './presence.js';
 import { checkSubgraphs } from './readiness.js';
 import { RedisKeyValueCache } from './redis-cache.js';
-import {
-  createAuthenticator,
-  lazySignature,
-  type RequestRecord,
-  type RouterContext,
-} from './request-context.js';
-import { enterRequestScope, requestLog, requestRecordPlugin } from './request-log.js';
+import { createContextBuilder, type RouterContext } from './request-context.js';
+import { createOperationLog, requestRecordPlugin } from './request-log.js';
 import { CallerForwardingDataSource, createSubgraphFetcher } from './subgraph-data-source.js';
 import { SubscriptionEngine } from './subscriptions/engine.js';
 import { createSubscriptionMetrics } from './subscriptions/metrics.js';
 import { SubscriptionPlanner } from './subscriptions/planner.js';
-import { createPreparer } from './subscriptions/prepare.js';
-import { serveWebSocket, sseHandler } from './subscriptions/transports.js';
+import { graphqlOverHttp } from './transports/http.js';
+import { sseHandler } from './transports/sse.js';
+import { serveWebSocket } from './transports/ws.js';
 
 /** A router that is built but not listening, so tests can start it on port 0. */
 export interface Router {
@@ -65,10 +60,6 @@ export interface RouterDeps {
 /** Where `/` and `/graphql` both lead: Sandbox for browsers, GraphQL for everything else. */
 const GRAPHQL_PATHS = ['/', '/graphql'];
 
-// ioredis retries forever and emits an error per attempt; one line per
-// interval is enough to say Redis is down.
-const REDIS_ERROR_LOG_INTERVAL_MS = 30_000;
-
 function displayUrl(host: string, port: number): string {
   const shown =
     host === '0.0.0.0' || host === '::' ? 'localhost' : host.includes(':') ? `[${host}]` : host;
@@ -88,8 +79,13 @@ export async function createRouter(deps: RouterDeps): Promise<Router> {
   const verifier = config.JWKS_URL
     ? createTokenVerifier({ jwksUrl: config.JWKS_URL })
     : createTokenVerifier({ jwks: publicJwks(keys.jwtKeys) });
+  // One authentication, one context builder and one access log for every transport.
   const authenticate = createAuthenticator(verifier);
   const signCaller: (caller: Caller) => Promise<string> = createCallerSigner(keys.internalSecrets);
+  const buildContext = createContextBuilder(signCaller);
+  const log = createOperationLog({ logger, metrics });
+  // Plans subscriptions with the gateway's planner; built before Apollo, whose pipeline admits them.
+  const planner = new SubscriptionPlanner(supergraphSdl);
 
   // name → GraphQL URL of every subgraph the gateway talks to (for /ready).
   const subgraphs = new Map<string, string>();
@@ -116,23 +112,16 @@ export async function createRouter(deps: RouterDeps): Promise<Router> {
     },
   });
 
-  const redis = new Redis(config.REDIS_URL, {
-    // Fail fast instead of queueing while Redis is away: an APQ miss just
-    // makes the client send the full query, and presence writes are fire
-    // and forget (a lost connect is redone by the next heartbeat, a lost
-    // disconnect lapses after the ttl).
-    maxRetriesPerRequest: 1,
-    commandTimeout: 1_000,
-    connectTimeout: 2_000,
-  });
-  let lastRedisErrorAt = 0;
-  redis.on('error', (error: unknown) => {
-    if (Date.now() - lastRedisErrorAt < REDIS_ERROR_LOG_INTERVAL_MS) return;
-    lastRedisErrorAt = Date.now();
-    logger.warn(
-      { err: error },
-      'redis unavailable; persisted queries degrade to misses, presence is not recorded',
-    );
+  // Fail fast instead of queueing while Redis is away: an APQ miss just
+  // makes the client send the full query, and presence writes are fire and
+  // forget (a lost connect is redone by the next heartbeat, a lost
+  // disconnect lapses after the ttl). Outages are logged once by the factory.
+  const redis = createRedisConnection({
+    url: config.REDIS_URL,
+    name: 'router',
+    use: 'commands',
+    logger,
+    commandTimeoutMs: 1_000,
   });
 
   const app = express();
@@ -157,7 +146,7 @@ export async function createRouter(deps: RouterDeps): Promise<Router> {
     includeStacktraceInErrorResponses: false,
     allowBatchedHttpRequests: false,
     csrfPrevention: true,
-    // main.ts owns the signals (closeOnSignals); Apollo must not race it.
+    // runService owns the signals (@arcadia/lifecycle); Apollo must not race it.
     stopOnTerminationSignals: false,
     logger: logger.child({ component: 'apollo' }),
     persistedQueries: {
@@ -175,21 +164,7 @@ export async function createRouter(deps: RouterDeps): Promise<Router> {
       ApolloServerPluginDrainHttpServer({ httpServer }),
       ApolloServerPluginLandingPageLocalDefault({ embed: true }),
       requestRecordPlugin(),
-      {
-        // The gateway cannot execute subscriptions over plain HTTP; say where they are served.
-        requestDidStart: () =>
-          Promise.resolve({
-            didResolveOperation: ({ operation }) => {
-              if (operation?.operation === OperationTypeNode.SUBSCRIPTION) {
-                throw new GraphQLError(
-                  'Subscriptions are served over graphql-ws on this path, or over Server-Sent Events with "Accept: text/event-stream".',
-                  { extensions: { code: 'BAD_REQUEST', http: { status: 400 } } },
-                );
-              }
-              return Promise.resolve();
-            },
-          }),
-      },
+      streamingOperationsPlugin(planner),
       ...limits.plugins,
     ],
   });
@@ -197,16 +172,16 @@ export async function createRouter(deps: RouterDeps): Promise<Router> {
   try {
     await apollo.start();
   } catch (error) {
-    redis.disconnect();
+    await redis.close();
     throw error;
   }
-  const planner = new SubscriptionPlanner(supergraphSdl);
   const subscriptionMetrics = createSubscriptionMetrics(metrics.registry);
   const engine = new SubscriptionEngine({
     planner,
     dataSources,
     subgraphUrls: subgraphs,
     signCaller,
+    buildContext,
     formatError,
     logger: logger.child({ component: 'subscriptions' }),
     metrics: subscriptionMetrics,
@@ -226,23 +201,21 @@ export async function createRouter(deps: RouterDeps): Promise<Router> {
     }),
     { ttlSeconds: config.PRESENCE_TTL_SECONDS, logger: logger.child({ component: 'presence' }) },
   );
-  const transportDeps = {
+  const run = createOperationRunner({ apollo, buildContext, formatError });
+  const streaming = {
+    run,
+    authenticate,
     engine,
-    prepare: createPreparer({
-      planner,
-      validationRules: limits.validationRules,
-      maxTokens: config.MAX_TOKENS,
-      formatError,
-    }),
-    verifier,
-    signCaller,
-    apollo,
+    formatError,
     metrics: subscriptionMetrics,
-    logger,
-    maxSocketBufferBytes: config.SUBSCRIPTION_SOCKET_BUFFER_BYTES,
     presence,
   };
-  const webSocket = serveWebSocket(httpServer, '/graphql', transportDeps);
+  const webSocket = serveWebSocket(httpServer, '/graphql', {
+    ...streaming,
+    log,
+    logger,
+    maxSocketBufferBytes: config.SUBSCRIPTION_SOCKET_BUFFER_BYTES,
+  });
 
   const unknown = Object.keys(config.SUBGRAPH_URLS).filter((name) => !subgraphs.has(name));
   if (unknown.length) {
@@ -266,31 +239,14 @@ export async function createRouter(deps: RouterDeps): Promise<Router> {
 
   app.all(
     GRAPHQL_PATHS,
-    requestLog({ logger, metrics }),
-    corsMiddleware(config.CORS_ORIGINS),
-    express.json({ limit: config.BODY_LIMIT }),
-    // `Accept: text/event-stream`: subscriptions over SSE; anything else falls through to Apollo.
-    sseHandler(transportDeps),
-    enterRequestScope,
-    expressMiddleware(apollo, {
-      context: async ({ req, res }): Promise<RouterContext> => {
-        const record = res.locals.record as RequestRecord;
-        let caller: Caller;
-        try {
-          caller = await authenticate(req.headers.authorization);
-        } catch (error) {
-          res.setHeader('www-authenticate', 'Bearer error="invalid_token"');
-          // A UserError carries HTTP 401; Apollo answers with it as is.
-          throw error;
-        }
-        record.caller = caller;
-        return {
-          caller,
-          requestId: record.requestId,
-          record,
-          signedCaller: lazySignature(() => signCaller(caller)),
-        };
-      },
+    graphqlOverHttp({
+      apollo,
+      authenticate,
+      buildContext,
+      log,
+      corsOrigins: config.CORS_ORIGINS,
+      bodyLimit: config.BODY_LIMIT,
+      eventStream: sseHandler(streaming),
     }),
   );
   app.use(notFound);
@@ -323,11 +279,7 @@ export async function createRouter(deps: RouterDeps): Promise<Router> {
         // releases any left, stops the heartbeat and waits for the writes,
         // which Redis then receives before QUIT.
         await presence.close();
-        if (redis.status === 'ready') {
-          await redis.quit().catch(() => redis.disconnect());
-        } else {
-          redis.disconnect();
-        }
+        await redis.close();
       })();
       return closing;
     },

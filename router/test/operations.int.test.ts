@@ -1,9 +1,10 @@
 import { createHash } from 'node:crypto';
-import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTokenSigner, type KeyMaterial } from '@arcadia/auth';
 import { createLogger } from '@arcadia/observability';
+import { createRedisConnection } from '@arcadia/redis';
 import {
+  eventually,
   startSupergraph,
   testKeyMaterial,
   uniqueName,
@@ -52,23 +53,31 @@ afterAll(async () => {
   await supergraph?.stop();
   // Leave the shared Redis as we found it.
   const config: RouterConfig = parseRouterEnv(process.env);
-  const redis = new Redis(config.REDIS_URL);
+  const redis = createRedisConnection({
+    url: config.REDIS_URL,
+    name: 'router-test',
+    use: 'commands',
+  });
   const keys = await redis.keys(`${REDIS_KEY_PREFIX}*`);
   if (keys.length) await redis.del(...keys);
-  await redis.quit();
+  await redis.close();
 });
 
 /** The log lines of the request with `x-request-id: requestId`, once it has been logged. */
 async function requestLines(requestId: string) {
-  const deadline = Date.now() + 2_000;
-  let found = logs.filter((l) => l.requestId === requestId && l.msg === 'graphql request');
-  while (!found.length && Date.now() < deadline) {
-    await new Promise((r) => setTimeout(r, 10));
-    found = logs.filter((l) => l.requestId === requestId && l.msg === 'graphql request');
-  }
-  // Anything logged late for the same request would show up here too.
-  await new Promise((r) => setTimeout(r, 20));
-  return logs.filter((l) => l.requestId === requestId && l.msg === 'graphql request');
+  const linesOf = (id: string) =>
+    logs.filter((l) => l.requestId === id && l.msg === 'graphql request');
+  await eventually(() => linesOf(requestId).length > 0, {
+    what: `the log line of request ${requestId}`,
+  });
+  // Positive control rather than a pause: a request sent now is logged after
+  // anything still to come for the first, so a late second line would show.
+  const control = `${requestId}-control`;
+  await postJson(secondUrl, { query: '{ __typename }' }, { 'x-request-id': control });
+  await eventually(() => linesOf(control).length > 0, {
+    what: `the log line of the control request ${control}`,
+  });
+  return linesOf(requestId);
 }
 
 describe('automatic persisted queries', () => {
@@ -83,14 +92,15 @@ describe('automatic persisted queries', () => {
     const register = await postJson(supergraph.url, { query, extensions: persisted });
     expect(register.body).toEqual({ data: { item: { name: 'Console' } } });
 
-    // Registration is written to Redis after the response; give it a moment.
-    let hit: Awaited<ReturnType<typeof postJson>> | undefined;
-    for (let i = 0; i < 20; i++) {
-      hit = await postJson(supergraph.url, { extensions: persisted });
-      if (hit.body.data) break;
-      await new Promise((r) => setTimeout(r, 25));
-    }
-    expect(hit!.body).toEqual({ data: { item: { name: 'Console' } } });
+    // Registration is written to Redis after the response.
+    const hit = await eventually(
+      async () => {
+        const res = await postJson(supergraph.url, { extensions: persisted });
+        return res.body.data ? res : null;
+      },
+      { what: 'the registered query to be served by its hash' },
+    );
+    expect(hit.body).toEqual({ data: { item: { name: 'Console' } } });
 
     const elsewhere = await postJson(secondUrl, { extensions: persisted });
     expect(elsewhere.body).toEqual({ data: { item: { name: 'Console' } } });
@@ -126,7 +136,9 @@ describe('router observability', () => {
       level: 30,
       service: 'router',
       msg: 'graphql request',
+      transport: 'http',
       operationName: 'WhoAmI',
+      operationType: 'query',
       caller: 'u9',
       clientId: 'studio-1',
       status: 200,

@@ -1,12 +1,12 @@
 import { createClient as createSseClient } from 'graphql-sse';
 import { createClient, type Client } from 'graphql-ws';
-import { Redis } from 'ioredis';
 import WebSocket from 'ws';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { createTokenSigner, type Caller, type KeyMaterial } from '@arcadia/auth';
 import { parseEnv, servicesEnv } from '@arcadia/config';
 import { createLogger } from '@arcadia/observability';
 import { createPresence, type Presence } from '@arcadia/presence';
+import { createRedisConnection } from '@arcadia/redis';
 import {
   startSupergraph,
   testKeyMaterial,
@@ -20,7 +20,11 @@ import { chatSubgraph, type ChatInstance } from './subscription-fixtures.js';
 const { REDIS_URL } = parseEnv('router-presence-test', servicesEnv.redis);
 // Presence keys of this file only; chat (a reader of presence) would use the same prefix.
 const prefix = `${uniqueName('presence')}:`;
-const redis = new Redis(REDIS_URL);
+const redis = createRedisConnection({
+  url: REDIS_URL,
+  name: 'router-presence-test',
+  use: 'commands',
+});
 const presence: Presence = createPresence({ redis, prefix });
 
 let keys: KeyMaterial;
@@ -72,7 +76,7 @@ afterAll(async () => {
   await supergraph?.stop();
   const left = await presenceKeys();
   if (left.length) await redis.del(...left);
-  await redis.quit();
+  await redis.close();
 });
 
 describe('socket presence', () => {
@@ -87,7 +91,21 @@ describe('socket presence', () => {
   it('keeps a connected user online past the ttl with its heartbeat', async () => {
     const client = await connect(await token({ userId: 'long-stay' }));
     await eventually(() => isOnline('long-stay'));
-    await new Promise((r) => setTimeout(r, 1_500));
+    // Wait (on Redis' clock, which presence uses) until the expiry the socket
+    // was first given has passed: only heartbeats can keep it online now.
+    const [, firstExpiry] = await redis.zrange(
+      `${prefix}presence:{long-stay}`,
+      -1,
+      -1,
+      'WITHSCORES',
+    );
+    await eventually(
+      async () => {
+        const [seconds, micros] = await redis.time();
+        return Number(seconds) * 1000 + Number(micros) / 1000 > Number(firstExpiry) + 100;
+      },
+      { timeoutMs: 5_000, what: 'the first expiry of the socket to pass' },
+    );
     expect(await isOnline('long-stay')).toBe(true);
     await client.dispose();
     await eventually(async () => !(await isOnline('long-stay')));

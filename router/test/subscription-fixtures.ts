@@ -8,7 +8,7 @@ import { gql } from 'graphql-tag';
 import type { KeyMaterial } from '@arcadia/auth';
 import { ErrorCode, userError } from '@arcadia/errors';
 import { createLogger } from '@arcadia/observability';
-import { createPubSub } from '@arcadia/pubsub';
+import { createPubSub, type PubSubSubscription } from '@arcadia/pubsub';
 import { createSubgraphServer, type BaseContext, type SubgraphServer } from '@arcadia/subgraph-kit';
 
 const federation = `
@@ -34,14 +34,66 @@ type ChatEvents = { [room: `room:${string}`]: { messageAdded: Message } } & {
 /** A `chat` subgraph instance; every instance with the same Redis prefix sees the same events. */
 export interface ChatInstance {
   server: SubgraphServer;
-  /** Upstream subscriptions this instance is serving right now. */
+  /**
+   * `messageAdded` subscriptions this instance is serving right now, counted
+   * once Redis confirmed their SUBSCRIBE: an event published after this
+   * count went up reaches them.
+   */
   readonly activeSubscriptions: number;
+  /** Likewise, of one room: what a test waits for before publishing to it. */
+  activeIn(room: string): number;
+  /** Likewise for `inbox` subscriptions. */
+  readonly activeInboxes: number;
   publish(message: Message): Promise<void>;
+  /** Sends `text` to the inbox of `userId`. */
+  publishInbox(userId: string, text: string): Promise<void>;
+}
+
+/**
+ * Counts `events` in `counter` from the moment Redis confirmed its
+ * subscription until it ends. A plain iterator, not an async generator: a
+ * generator's return() would queue behind its pending next() until the next event.
+ */
+function counted<T>(
+  events: PubSubSubscription<T>,
+  counters: { value: number }[],
+): AsyncIterableIterator<T> {
+  let counting = false;
+  let ended = false;
+  void events.subscribed.then(
+    () => {
+      if (ended) return;
+      counting = true;
+      for (const counter of counters) counter.value++;
+    },
+    // Only when the pub/sub closed first; the subscription then ends by itself.
+    () => undefined,
+  );
+  return {
+    next: () => events.next(),
+    return: () => {
+      ended = true;
+      if (counting) for (const counter of counters) counter.value--;
+      counting = false;
+      return events.return?.() ?? Promise.resolve({ done: true as const, value: undefined });
+    },
+    [Symbol.asyncIterator]() {
+      return this;
+    },
+  };
 }
 
 export function chatSubgraph(keys: KeyMaterial, redisUrl: string, prefix: string): ChatInstance {
-  const pubsub = createPubSub<ChatEvents>({ redisUrl, prefix });
-  let active = 0;
+  const logger = createLogger('chat', 'silent');
+  const pubsub = createPubSub<ChatEvents>({ redisUrl, prefix, logger });
+  const active = { value: 0 };
+  const rooms = new Map<string, { value: number }>();
+  const room = (name: string) => {
+    let counter = rooms.get(name);
+    if (!counter) rooms.set(name, (counter = { value: 0 }));
+    return counter;
+  };
+  const inboxes = { value: 0 };
   const server = createSubgraphServer<BaseContext>({
     name: 'chat',
     typeDefs: gql`
@@ -85,50 +137,34 @@ export function chatSubgraph(keys: KeyMaterial, redisUrl: string, prefix: string
       },
       Subscription: {
         messageAdded: {
-          // A plain iterator, not an async generator: a generator's return()
-          // would queue behind its pending next() until the next event.
-          subscribe: (_: unknown, args: { room: string }) => {
-            const events = pubsub.subscribe(`room:${args.room}`);
-            active++;
-            let ended = false;
-            const end = () => {
-              if (!ended) active--;
-              ended = true;
-            };
-            return {
-              next: () => events.next(),
-              return: () => {
-                end();
-                return (
-                  events.return?.() ?? Promise.resolve({ done: true as const, value: undefined })
-                );
-              },
-              [Symbol.asyncIterator]() {
-                return this;
-              },
-            };
-          },
+          subscribe: (_: unknown, args: { room: string }) =>
+            counted(pubsub.subscribe(`room:${args.room}`), [active, room(args.room)]),
         },
         inbox: {
           subscribe: (_: unknown, __: unknown, ctx: BaseContext) => {
             if (!ctx.caller.userId)
               throw userError(ErrorCode.UNAUTHENTICATED, 'Sign in to read your inbox.');
-            return pubsub.subscribe(`inbox:${ctx.caller.userId}`);
+            return counted(pubsub.subscribe(`inbox:${ctx.caller.userId}`), [inboxes]);
           },
         },
       },
     },
     internalSecrets: keys.internalSecrets,
-    logger: createLogger('chat', 'silent'),
+    logger,
     context: (base) => base,
     onClose: () => pubsub.close(),
   });
   return {
     server,
     get activeSubscriptions() {
-      return active;
+      return active.value;
+    },
+    activeIn: (name) => rooms.get(name)?.value ?? 0,
+    get activeInboxes() {
+      return inboxes.value;
     },
     publish: (message) => pubsub.publish(`room:${message.room}`, { messageAdded: message }),
+    publishInbox: (userId, text) => pubsub.publish(`inbox:${userId}`, { inbox: text }),
   };
 }
 

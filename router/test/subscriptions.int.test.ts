@@ -126,8 +126,8 @@ describe('federated subscriptions', () => {
   it('resolve fields from two other subgraphs for every event', async () => {
     const c = client();
     const sub = subscribe(c, MESSAGE_QUERY, { room: 'lobby' });
-    await eventually(() => chat.activeSubscriptions === 1);
-    await new Promise((r) => setTimeout(r, 100));
+    // Counted once Redis confirmed the subgraph's SUBSCRIBE: nothing published now is lost.
+    await eventually(() => chat.activeIn('lobby') === 1);
     await send('lobby', 'one', 'u1');
     await send('lobby', 'two', 'u2');
     await send('lobby', 'three', 'u1');
@@ -162,7 +162,7 @@ describe('federated subscriptions', () => {
       },
     ]);
     sub.unsubscribe();
-    await eventually(() => chat.activeSubscriptions === 0);
+    await eventually(() => chat.activeIn('lobby') === 0);
     await c.dispose();
   });
 
@@ -170,18 +170,17 @@ describe('federated subscriptions', () => {
     const clients = Array.from({ length: 200 }, () => client());
     const subs = clients.map((c) => subscribe(c, MESSAGE_QUERY, { room: 'arena' }));
     await eventually(async () => (await metric('subscription_client_operations')) === 200);
-    expect(chat.activeSubscriptions).toBe(1);
+    await eventually(() => chat.activeIn('arena') === 1);
     expect(await metric('subscription_upstreams')).toBe(1);
-    await new Promise((r) => setTimeout(r, 100));
     await send('arena', 'hello all');
     await eventually(() => subs.every((s) => s.events.length === 1));
     expect(subs[199]!.events[0].data.messageAdded.sender.name).toBe('Alice');
 
     subs.slice(0, 199).forEach((s) => s.unsubscribe());
     await eventually(async () => (await metric('subscription_client_operations')) === 1);
-    expect(chat.activeSubscriptions).toBe(1);
+    expect(chat.activeIn('arena')).toBe(1);
     subs[199]!.unsubscribe();
-    await eventually(() => chat.activeSubscriptions === 0);
+    await eventually(() => chat.activeIn('arena') === 0);
     expect(await metric('subscription_upstreams')).toBe(0);
     await Promise.all(clients.map(async (c) => c.dispose()));
   });
@@ -192,8 +191,7 @@ describe('federated subscriptions', () => {
     try {
       const c = client();
       const sub = subscribe(c, MESSAGE_QUERY, { room: 'cross' });
-      await eventually(() => chat.activeSubscriptions === 1);
-      await new Promise((r) => setTimeout(r, 100));
+      await eventually(() => chat.activeIn('cross') === 1);
       const header = await createCallerSigner(keys.internalSecrets)({
         userId: 'u2',
         roles: [],
@@ -238,8 +236,7 @@ describe('federated subscriptions', () => {
         },
       );
     });
-    await eventually(() => chat.activeSubscriptions === 1);
-    await new Promise((r) => setTimeout(r, 100));
+    await eventually(() => chat.activeIn('sse') === 1);
     await send('sse', 'first', 'u2');
     await send('sse', 'second', 'u1');
     await done;
@@ -250,7 +247,7 @@ describe('federated subscriptions', () => {
       ['second', 'Alice'],
     ]);
     sse.dispose();
-    await eventually(() => chat.activeSubscriptions === 0);
+    await eventually(() => chat.activeIn('sse') === 0);
   });
 
   it('refuse an anonymous subscribe to a protected field', async () => {
@@ -284,8 +281,12 @@ describe('federated subscriptions', () => {
     );
     const good = client(undefined, { headers: { Authorization: `Bearer ${token}` } });
     const sub = subscribe(good, 'subscription { inbox }');
-    await new Promise((r) => setTimeout(r, 300));
+    // Accepted as u1: the inbox subscription goes live and u1's mail arrives.
+    await eventually(() => chat.activeInboxes === 1 || sub.completed);
+    await chat.publishInbox('u1', 'for u1');
+    await eventually(() => sub.events.length === 1 || sub.completed);
     expect(sub.error).toBeUndefined();
+    expect(sub.events).toEqual([{ data: { inbox: 'for u1' } }]);
     expect(sub.completed).toBe(false);
     expect(good.closes).toEqual([]);
     await good.dispose();
@@ -315,14 +316,13 @@ describe('federated subscriptions', () => {
   it('keep clients connected across a restart of the owning subgraph', async () => {
     const c = client();
     const sub = subscribe(c, MESSAGE_QUERY, { room: 'restart' });
-    await eventually(() => chat.activeSubscriptions === 1);
+    await eventually(() => chat.activeIn('restart') === 1);
     const port = Number(new URL(supergraph.subgraphUrls.chat!).port);
 
     await supergraph.stopSubgraph('chat');
     restarted = chatSubgraph(keys, REDIS_URL, prefix);
     await restarted.server.listen(port);
-    await eventually(() => restarted!.activeSubscriptions === 1, 15_000);
-    await new Promise((r) => setTimeout(r, 100));
+    await eventually(() => restarted!.activeIn('restart') === 1, 15_000);
     await restarted.publish({
       id: 'm-after',
       room: 'restart',
@@ -369,7 +369,6 @@ describe('subscriptions and their limits', () => {
         }),
       );
       await eventually(() => owner.activeSubscriptions === 1);
-      await new Promise((r) => setTimeout(r, 100));
       // Stop reading: the kernel buffers fill, then the router's queue for this client.
       (socket as unknown as { _socket: { pause(): void } })._socket.pause();
       const text = 'x'.repeat(64 * 1024);

@@ -380,10 +380,31 @@ redis_server_version() {
   printf 'Redis %s' "${v:-?}"
 }
 
+# Persistence as BullMQ needs it not to lose jobs: every write goes to the
+# append-only file, fsynced once a second (a crash loses at most ~1 s of
+# writes; a restart keeps every queued job), no RDB snapshots (the AOF has
+# them as its preamble), and never evict a key (an evicted job key is a job
+# silently gone). Keep these flags in sync with startPrivateRedis() in
+# packages/testing/src/redis-server.ts, which tests restart the same way.
+REDIS_PERSISTENCE_ARGS=(--save "" --appendonly yes --appendfsync everysec --maxmemory-policy noeviction)
+
+# Warns when a Redis that already runs (started before these flags, or not
+# by this script) is not configured so; it is left as it is.
+redis_check_persistence() {
+  local aof policy
+  command -v redis-cli >/dev/null 2>&1 || return 0
+  aof=$(REDISCLI_AUTH=$REDIS_PASS redis-cli -h "$REDIS_HOST" -p "$REDIS_PORT" config get appendonly 2>/dev/null | sed -n 2p) || return 0
+  policy=$(REDISCLI_AUTH=$REDIS_PASS redis-cli -h "$REDIS_HOST" -p "$REDIS_PORT" config get maxmemory-policy 2>/dev/null | sed -n 2p) || return 0
+  if [[ -n $aof && ($aof != yes || $policy != noeviction) ]]; then
+    log "redis: WARNING: the running server has appendonly=$aof maxmemory-policy=$policy; queued jobs need appendonly=yes and noeviction (restart it: npm run services:stop && npm run services)"
+  fi
+}
+
 start_redis() {
   local t0 dir="$STATE_DIR/redis" args
   t0=$(now)
   if redis_ping; then
+    redis_check_persistence
     ready redis "redis://$REDIS_HOST:$REDIS_PORT" "$(redis_server_version), already running"
     return 0
   fi
@@ -392,7 +413,7 @@ start_redis() {
   command -v redis-server >/dev/null 2>&1 || die "redis: redis-server is not installed"
   mkdir -p "$dir"
   args=(--daemonize yes --bind "$(bind_address "$REDIS_HOST")" --port "$REDIS_PORT"
-    --save "" --appendonly no --dir "$dir"
+    "${REDIS_PERSISTENCE_ARGS[@]}" --dir "$dir"
     --pidfile "$dir/redis.pid" --logfile "$dir/redis.log")
   if [[ -n $REDIS_PASS ]]; then args+=(--requirepass "$REDIS_PASS"); fi
   log "redis: starting on $REDIS_HOST:$REDIS_PORT"

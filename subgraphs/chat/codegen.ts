@@ -7,15 +7,15 @@ import { subgraphCodegen } from '@arcadia/subgraph-kit/codegen';
 export default subgraphCodegen({
   contextType: '../context.js#ChatContext',
   mappers: {
-    User: '../chat.js#UserModel',
+    User: '../domain/index.js#UserModel',
     Conversation: '../store/index.js#ConversationRow',
     Message: '../store/index.js#MessageRow',
-    ConversationConnection: '../chat.js#ConversationPage',
-    MessageConnection: '../chat.js#MessagePage',
-    MessageAdded: '../resolvers/events.js#MessageEventModel',
-    MessageUpdated: '../resolvers/events.js#MessageEventModel',
-    MessageDelivered: '../resolvers/events.js#MessageDeliveredModel',
-    MessageRead: '../resolvers/events.js#MessageReadModel',
-    TypingStarted: '../resolvers/events.js#TypingStartedModel',
+    ConversationConnection: '../domain/index.js#ConversationPage',
+    MessageConnection: '../domain/index.js#MessagePage',
+    MessageAdded: '../domain/event-models.js#MessageEventModel',
+    MessageUpdated: '../domain/event-models.js#MessageEventModel',
+    MessageDelivered: '../domain/event-models.js#MessageDeliveredModel',
+    MessageRead: '../domain/event-models.js#MessageReadModel',
+    TypingStarted: '../domain/event-models.js#TypingStartedModel',
   },
 });

@@ -19,7 +19,14 @@ import { createInterface } from 'node:readline';
 import { createClient } from 'graphql-ws';
 import sharp from 'sharp';
 import WebSocket from 'ws';
-import { startMedia, type MediaHarness, type TestUser } from '@arcadia/media/testing/harness';
+import { accountsSubgraph } from '@arcadia/accounts/testing';
+import { mediaSubgraph, type MediaUnderTest } from '@arcadia/media/testing';
+import {
+  eventually,
+  startSubgraphHarness,
+  type SubgraphHarness,
+  type TestUser,
+} from '@arcadia/testing';
 import { render, VARIANT_SPECS, WEBP_QUALITY } from './src/images.js';
 
 export const description =
@@ -164,19 +171,22 @@ async function renderAlone(originals: Buffer[], concurrency: number): Promise<nu
   return (performance.now() - started) / 1000;
 }
 
+/** Accounts, media and a router in this process. */
+type MediaHarness = SubgraphHarness<MediaUnderTest>;
+
 /** The media worker in its own process, as `npm run up` starts it. */
 async function startWorkerProcess(h: MediaHarness, concurrency: number): Promise<ChildProcess> {
-  const entry = fileURLToPath(new URL('./worker.ts', import.meta.url));
+  const entry = fileURLToPath(new URL('./src/index.ts', import.meta.url));
   const child = spawn(process.execPath, ['--import', 'tsx', entry], {
     env: {
       ...process.env,
       LOG_LEVEL: 'info',
-      DATABASE_URL: h.config.DATABASE_URL,
-      REDIS_URL: h.config.REDIS_URL,
-      QUEUE_PREFIX: h.config.QUEUE_PREFIX,
-      PUBSUB_PREFIX: h.config.PUBSUB_PREFIX,
-      S3_ORIGINALS_BUCKET: h.config.S3_ORIGINALS_BUCKET,
-      S3_PROCESSED_BUCKET: h.config.S3_PROCESSED_BUCKET,
+      DATABASE_URL: h.subject.config.DATABASE_URL,
+      REDIS_URL: h.subject.config.REDIS_URL,
+      QUEUE_PREFIX: h.subject.config.QUEUE_PREFIX,
+      PUBSUB_PREFIX: h.subject.config.PUBSUB_PREFIX,
+      S3_ORIGINALS_BUCKET: h.subject.config.S3_ORIGINALS_BUCKET,
+      S3_PROCESSED_BUCKET: h.subject.config.S3_PROCESSED_BUCKET,
       MEDIA_CONCURRENCY: String(concurrency),
     },
     stdio: ['ignore', 'pipe', 'pipe'],
@@ -254,7 +264,12 @@ async function pipeline(h: MediaHarness, user: TestUser, originals: Buffer[], cl
         },
       );
     });
-    while ((await h.watchers(upload.uploadId)) === 0) await new Promise((r) => setTimeout(r, 5));
+    // graphql-ws does not acknowledge a subscription: it is live once its channel has a subscriber.
+    const channel = h.subject.imageChannel(upload.uploadId);
+    await eventually(async () => (await h.subscribers(channel)) > 0, {
+      intervalMs: 5,
+      what: `a subscriber of ${channel}`,
+    });
     const status = await putObject(upload.uploadUrl, upload.headers, original);
     if (status !== 200) throw new Error(`PUT answered ${status}`);
     const completed = await h.request(COMPLETE, {
@@ -284,7 +299,10 @@ export async function main(argv: string[]): Promise<void> {
   sharp.cache(false);
   await sharpAlone(originals.slice(0, 2), concurrency); // warm-up
 
-  const h = await startMedia({ LOG_LEVEL: 'warn' });
+  const h = await startSubgraphHarness({
+    subject: mediaSubgraph({ LOG_LEVEL: 'warn' }),
+    peers: [accountsSubgraph()],
+  });
   let worker: ChildProcess | undefined;
   try {
     worker = await startWorkerProcess(h, concurrency);

@@ -1,4 +1,4 @@
-/** Roles of design/ARCHITECTURE.md. */
+/** Roles of docs/architecture.md. */
 export const ROLES = ['USER', 'STREAMER', 'MODERATOR', 'STAFF', 'ADMIN', 'PARTNER'] as const;
 /** A role a user can hold. */
 export type Role = (typeof ROLES)[number];

@@ -104,6 +104,16 @@ export const env = {
  * `npm run services` starts. Services spread the ones they use into their shape.
  */
 export const servicesEnv = {
+  /**
+   * Where a process listens (GraphQL for the router and subgraphs; `/health`,
+   * `/ready` and `/metrics` for workers) and how much it logs.
+   */
+  process: (defaultPort: number) => ({
+    PORT: env.port(defaultPort),
+    /** Interface to listen on; 0.0.0.0 in a container. */
+    HOST: z.string().default('127.0.0.1'),
+    LOG_LEVEL: env.logLevel(),
+  }),
   postgres: { DATABASE_URL: env.url('postgres://arcadia:arcadia@127.0.0.1:5432/arcadia') },
   redis: { REDIS_URL: env.url('redis://127.0.0.1:6379') },
   cassandra: {

@@ -1,7 +1,7 @@
 import { GraphQLError, type GraphQLFormattedError } from 'graphql';
 
 /**
- * Every `extensions.code` a client can see, as listed in design/API.md.
+ * Every `extensions.code` a client can see, as listed in docs/api.md.
  * Expected, user-caused failures use one of these; anything else is masked
  * as INTERNAL_SERVER_ERROR.
  */

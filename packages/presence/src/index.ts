@@ -1,4 +1,5 @@
 import type { Redis } from 'ioredis';
+import { defineScripts, luaScript } from '@arcadia/redis';
 
 /**
  * The key prefix every reader and writer of presence uses unless configured
@@ -62,55 +63,10 @@ export interface PresenceOptions {
   lastSeenTtlSeconds?: number;
 }
 
-// Both scripts take the time from Redis (TIME), not from the caller: router
-// instances and the services reading presence run on different machines, and
-// their clocks may disagree by more than a heartbeat interval. Writing the
-// server's time keeps every expiry comparable with the `now` readers get from
-// the same server. Scripts may call TIME before writing since Redis 5
-// (effects replication).
-const NOW_MS = `
-local time = redis.call('TIME')
-local now = tonumber(time[1]) * 1000 + math.floor(tonumber(time[2]) / 1000)
-`;
-
-/**
- * KEYS[1] the user's socket set, KEYS[2] their last-seen key; ARGV[1] ttl ms,
- * ARGV[2] last-seen ttl ms, ARGV[3..] socket ids. Adds or extends the
- * sockets, drops the user's lapsed ones, and keeps the whole set alive for
- * one ttl: the newest expiry is now + ttl, so a set nobody extends any more
- * disappears by itself.
- */
-const TOUCH_LUA = `${NOW_MS}
-local expiry = string.format('%.0f', now + tonumber(ARGV[1]))
-for i = 3, #ARGV do
-  redis.call('ZADD', KEYS[1], expiry, ARGV[i])
-end
-redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now)
-redis.call('PEXPIRE', KEYS[1], ARGV[1])
-redis.call('SET', KEYS[2], string.format('%.0f', now), 'PX', ARGV[2])
-return 1
-`;
-
-/**
- * KEYS as above; ARGV[1] last-seen ttl ms, ARGV[2] socket id. Removes the
- * socket and lapsed ones (Redis deletes a set left empty) and records now as
- * last seen: the user was live until this moment either way.
- */
-const LEAVE_LUA = `${NOW_MS}
-redis.call('ZREM', KEYS[1], ARGV[2])
-redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now)
-redis.call('SET', KEYS[2], string.format('%.0f', now), 'PX', ARGV[1])
-return redis.call('ZCARD', KEYS[1])
-`;
-
-// Names of the scripts on the caller's client (ioredis' defineCommand):
-// EVALSHA with a transparent fallback to EVAL, in pipelines too. Namespaced
-// because the client belongs to the caller.
-const TOUCH = 'arcadiaPresenceTouch';
-const LEAVE = 'arcadiaPresenceLeave';
-
-type Script = (...keysThenArgs: (string | number)[]) => unknown;
-type WithScripts = Record<typeof TOUCH | typeof LEAVE, Script>;
+// Both scripts take the time from Redis (TIME), not from the caller: see
+// lua/touch.lua. Read once, when this module loads; run by SHA.
+const TOUCH = luaScript<number>(new URL('../lua/touch.lua', import.meta.url), { keys: 2 });
+const LEAVE = luaScript<number>(new URL('../lua/leave.lua', import.meta.url), { keys: 2 });
 
 /** Throws the first error of a pipeline's replies, else returns the values. */
 function values(replies: [Error | null, unknown][] | null): unknown[] {
@@ -143,16 +99,14 @@ export function createPresence(options: PresenceOptions): Presence {
   if (!(ttlMs >= 1) || !(seenTtlMs >= 1)) {
     throw new RangeError('presence: ttlSeconds and lastSeenTtlSeconds must be positive');
   }
-  redis.defineCommand(TOUCH, { numberOfKeys: 2, lua: TOUCH_LUA });
-  redis.defineCommand(LEAVE, { numberOfKeys: 2, lua: LEAVE_LUA });
-  const scripts = redis as unknown as WithScripts;
+  const scripts = defineScripts(redis, { touch: TOUCH, leave: LEAVE });
 
   const socketsKey = (userId: string) => `${prefix}presence:{${userId}}`;
   const seenKey = (userId: string) => `${prefix}presence:{${userId}}:seen`;
 
   return {
     async connect(userId, socketId) {
-      await scripts[TOUCH](socketsKey(userId), seenKey(userId), ttlMs, seenTtlMs, socketId);
+      await scripts.touch([socketsKey(userId), seenKey(userId)], [ttlMs, seenTtlMs, socketId]);
     },
 
     async heartbeat(sockets) {
@@ -165,15 +119,18 @@ export function createPresence(options: PresenceOptions): Presence {
         else byUser.set(userId, [socketId]);
       }
       const pipeline = redis.pipeline();
-      const queue = pipeline as unknown as WithScripts;
       for (const [userId, socketIds] of byUser) {
-        queue[TOUCH](socketsKey(userId), seenKey(userId), ttlMs, seenTtlMs, ...socketIds);
+        scripts.touch.queue(
+          pipeline,
+          [socketsKey(userId), seenKey(userId)],
+          [ttlMs, seenTtlMs, ...socketIds],
+        );
       }
       values(await pipeline.exec());
     },
 
     async disconnect(userId, socketId) {
-      await scripts[LEAVE](socketsKey(userId), seenKey(userId), seenTtlMs, socketId);
+      await scripts.leave([socketsKey(userId), seenKey(userId)], [seenTtlMs, socketId]);
     },
 
     async online(userIds) {

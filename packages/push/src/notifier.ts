@@ -119,6 +119,7 @@ export function createPushNotifier(options: PushNotifierOptions): PushNotifier {
   const typed = createQueue(QUEUES.push, {
     connection: options.connection,
     prefix: options.prefix,
+    logger: options.logger,
     ...(options.retry ? { retry: options.retry } : {}),
   });
   const queue = typed.queue;

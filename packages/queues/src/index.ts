@@ -5,6 +5,8 @@
  */
 import { createHash } from 'node:crypto';
 import { Queue, Worker, type Job, type JobsOptions, type Processor } from 'bullmq';
+import { createLogger, type Logger } from '@arcadia/observability';
+import { createRedisConnection, logRedisErrors } from '@arcadia/redis';
 
 export { UnrecoverableError } from 'bullmq';
 export type { Job } from 'bullmq';
@@ -135,6 +137,8 @@ export interface QueueConnection {
    * must agree; tests use a unique prefix per file.
    */
   prefix: string;
+  /** Where connection problems are logged (once per outage). */
+  logger?: Logger;
 }
 
 function jobOptions(name: QueueName, retry: Partial<RetryPolicy> = {}): JobsOptions {
@@ -175,15 +179,25 @@ export function createQueue<N extends QueueName>(
   name: N,
   options: QueueConnection & { retry?: Partial<RetryPolicy> },
 ): TypedQueue<N> {
+  // A producer answers a request: while Redis is away, adding fails after one
+  // failed reconnection attempt instead of holding the request until Redis is
+  // back (BullMQ's advice for queues; only workers need to wait). The queue
+  // borrows the connection, so closing it is ours, after the queue's.
+  const connection = createRedisConnection({
+    url: options.connection.url,
+    name: `queue:${name}`,
+    use: 'commands',
+    logger: options.logger,
+  });
   const queue = new Queue<JobPayloads[N]>(name, {
-    // A producer answers a request: while Redis is away, adding fails after one
-    // reconnection attempt instead of holding the request until Redis is back.
-    connection: { ...options.connection, maxRetriesPerRequest: 1 },
+    connection,
     prefix: options.prefix,
     defaultJobOptions: jobOptions(name, options.retry),
   });
-  // Without a listener an 'error' event would crash the process; ioredis reconnects by itself.
-  queue.on('error', () => undefined);
+  // BullMQ re-emits the connection's errors, which the connection logs itself;
+  // without a listener its 'error' event would throw.
+  queue.on('error', (error) => options.logger?.debug({ err: error, queue: name }, 'queue error'));
+  let closing: Promise<void> | undefined;
   const add = async (data: JobPayloads[N]) => {
     const jobId = jobIdFor(name, data);
     // BullMQ's name/data generics do not narrow through our mapped payload type.
@@ -209,7 +223,10 @@ export function createQueue<N extends QueueName>(
       const existing = await queue.getJob(jobIdFor(name, data));
       return existing ? !finished(await existing.getState()) : false;
     },
-    close: () => queue.close(),
+    close() {
+      closing ??= queue.close().finally(() => connection.close());
+      return closing;
+    },
   };
 }
 
@@ -268,8 +285,18 @@ export function runWorker<N extends QueueName, R>(
       maxAttempts: job.opts.attempts ?? 1,
     });
   const lockDuration = options.lockDurationMs ?? 30_000;
+  // BullMQ: a worker's connections must wait out an outage
+  // (`maxRetriesPerRequest: null`), or its fetch loop fails instead of
+  // resuming. The worker duplicates this one for its blocking fetch (and
+  // closes that copy itself); this one it borrows, so closing it is ours.
+  const connection = createRedisConnection({
+    url: options.connection.url,
+    name: `worker:${name}`,
+    use: 'worker',
+    logger: options.logger,
+  });
   const worker = new Worker<JobPayloads[N], R>(name, run, {
-    connection: { ...options.connection, maxRetriesPerRequest: null },
+    connection,
     prefix: options.prefix,
     concurrency: options.concurrency,
     lockDuration,
@@ -279,9 +306,22 @@ export function runWorker<N extends QueueName, R>(
   worker.on('failed', (job, error) => {
     options.onFailed?.(job ? { id: job.id ?? '', attempt: job.attemptsMade } : undefined, error);
   });
-  worker.on('error', (error) => options.onError?.(error));
+  // The worker's errors include those of its blocking connection, which no
+  // listener of ours is on: they are logged here, once per outage, unless the
+  // caller takes them.
+  if (options.onError) worker.on('error', options.onError);
+  else {
+    logRedisErrors(worker, {
+      name: `worker:${name}`,
+      logger: options.logger ?? createLogger(`worker:${name}`),
+    });
+  }
+  let closing: Promise<void> | undefined;
   return {
     worker,
-    close: (force = false) => worker.close(force),
+    close(force = false) {
+      closing ??= worker.close(force).finally(() => connection.close());
+      return closing;
+    },
   };
 }

@@ -83,7 +83,10 @@ describe('queues and workers', () => {
     });
     const id = await queue.enqueue(mediaJob());
     await eventually(async () => (await queue.queue.getJob(id))?.failedReason === 'bad data');
-    await new Promise((r) => setTimeout(r, 100));
+    // Failed for good, not waiting for a retry: BullMQ's own record, no sleep.
+    const job = await queue.queue.getJob(id);
+    expect(await job?.getState()).toBe('failed');
+    expect(job?.attemptsMade).toBe(1);
     expect(runs).toBe(1);
   });
 
@@ -100,7 +103,9 @@ describe('queues and workers', () => {
       async () => (await (await queue.queue.getJob(jobIdFor('media', data)))?.isFailed()) === true,
     );
     expect(await queue.enqueue(data)).toBe(jobIdFor('media', data));
-    await new Promise((r) => setTimeout(r, 100));
+    // That enqueue added nothing: the id still names the failed job, nothing waits.
+    expect(await (await queue.queue.getJob(jobIdFor('media', data)))?.getState()).toBe('failed');
+    expect(await queue.queue.getJobCountByTypes('wait', 'delayed', 'active')).toBe(0);
     expect(runs).toBe(1);
 
     await w.close();

@@ -121,7 +121,7 @@ export function createSubgraphServer<TContext extends BaseContext>(
     schema,
     introspection: true,
     includeStacktraceInErrorResponses: false,
-    // closeOnSignals owns shutdown; Apollo re-raising the signal would look like a second Ctrl-C.
+    // runService (@arcadia/lifecycle) owns shutdown; Apollo re-raising the signal would look like a second Ctrl-C.
     stopOnTerminationSignals: false,
     plugins: [
       ApolloServerPluginDrainHttpServer({ httpServer }),
@@ -215,28 +215,6 @@ export function createSubgraphServer<TContext extends BaseContext>(
       await options.onClose?.();
     },
   };
-}
-
-/**
- * Runs `close` once on SIGTERM/SIGINT and exits; a second signal exits at once.
- * For `src/index.ts` of services and workers.
- */
-export function closeOnSignals(close: () => Promise<void>, logger: Logger): void {
-  let closing = false;
-  const onSignal = (signal: NodeJS.Signals) => {
-    if (closing) process.exit(1);
-    closing = true;
-    logger.info({ signal }, 'shutting down');
-    close().then(
-      () => process.exit(0),
-      (error: unknown) => {
-        logger.error({ err: error }, 'shutdown failed');
-        process.exit(1);
-      },
-    );
-  };
-  process.on('SIGTERM', onSignal);
-  process.on('SIGINT', onSignal);
 }
 
 export { DateTime } from './date-time.js';

@@ -6,6 +6,12 @@ import { uniqueName } from './ids.js';
 export interface TestDatabase {
   readonly url: string;
   readonly name: string;
+  /** Runs SQL on the database (assertions about what was written, setting up states). */
+  query<TRow extends Record<string, any> = Record<string, any>>(
+    text: string,
+    values?: unknown[],
+  ): Promise<TRow[]>;
+  /** Closes the connection of `query`, then drops the database. */
   drop(): Promise<void>;
 }
 
@@ -30,9 +36,26 @@ export async function createTestDatabase(prefix = 'test'): Promise<TestDatabase>
   await run(`CREATE DATABASE "${name}"`);
   const url = new URL(DATABASE_URL);
   url.pathname = `/${name}`;
+  // One connection for the test's own queries, opened on the first one.
+  let connection: Promise<pg.Client> | undefined;
+  const connect = async () => {
+    const client = new pg.Client({ connectionString: url.toString() });
+    await client.connect();
+    return client;
+  };
   return {
     url: url.toString(),
     name,
-    drop: () => run(`DROP DATABASE IF EXISTS "${name}" WITH (FORCE)`),
+    async query(text, values) {
+      const client = await (connection ??= connect());
+      return (await client.query(text, values)).rows;
+    },
+    async drop() {
+      const open = connection;
+      connection = undefined;
+      // A connection that failed to open or close is cut by the forced drop anyway.
+      if (open) await open.then((client) => client.end()).catch(() => undefined);
+      await run(`DROP DATABASE IF EXISTS "${name}" WITH (FORCE)`);
+    },
   };
 }

@@ -17,8 +17,8 @@ import WebSocket from 'ws';
 import { ANONYMOUS, CALLER_HEADER, type Caller } from '@arcadia/auth';
 import { ErrorCode, UserError } from '@arcadia/errors';
 import type { Logger } from '@arcadia/observability';
-import type { RouterContext } from '../request-context.js';
-import { lazySignature, newRequestRecord } from '../request-context.js';
+import type { ContextBuilder, RouterContext } from '../request-context.js';
+import { newRequestRecord } from '../request-context.js';
 import { Channel } from './channel.js';
 import type { SubscriptionMetrics } from './metrics.js';
 import type { SubscriptionPlan, SubscriptionPlanner } from './planner.js';
@@ -46,6 +46,8 @@ export interface SubscriptionEngineDeps {
   /** GraphQL URL of each subgraph; its graphql-ws endpoint is the same path. */
   subgraphUrls: ReadonlyMap<string, string>;
   signCaller: (caller: Caller) => Promise<string>;
+  /** The router's one context builder: per-event entity fetches run with the same context as every operation. */
+  buildContext: ContextBuilder;
   formatError: (formatted: GraphQLFormattedError, error: unknown) => GraphQLFormattedError;
   logger: Logger;
   metrics: SubscriptionMetrics;
@@ -358,13 +360,9 @@ class Pipeline {
     private readonly args: SubscribeArgs,
     private readonly onEmpty: () => void,
   ) {
-    const requestId = randomUUID();
-    this.context = {
-      caller: args.caller,
-      requestId,
-      record: newRequestRecord(requestId),
-      signedCaller: lazySignature(() => deps.signCaller(args.caller)),
-    };
+    // The events' entity fetches are part of the client operation that was
+    // already logged; this record is never logged again.
+    this.context = deps.buildContext(args.caller, newRequestRecord(randomUUID()));
     this.source = print(args.document);
   }
 

@@ -2,9 +2,7 @@ import { z } from 'zod';
 import { ConfigError, env, parseEnv, servicesEnv } from '@arcadia/config';
 
 const shape = {
-  PORT: env.port(4001),
-  /** Interface to listen on; 0.0.0.0 in a container. */
-  HOST: z.string().default('127.0.0.1'),
+  ...servicesEnv.process(4001),
   DATABASE_URL: env.url('postgres://arcadia:arcadia@127.0.0.1:5432/arcadia_accounts'),
   /**
    * Emails that become ADMIN at sign-up, or at their next sign-in when added
@@ -18,7 +16,6 @@ const shape = {
   ARGON2_MEMORY_KIB: z.coerce.number().int().min(8).max(4_194_304).default(19_456),
   ARGON2_TIME_COST: z.coerce.number().int().min(1).max(100).default(2),
   ARGON2_PARALLELISM: z.coerce.number().int().min(1).max(255).default(1),
-  LOG_LEVEL: env.logLevel(),
   ...servicesEnv.keys,
 };
 

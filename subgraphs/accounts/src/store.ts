@@ -2,15 +2,9 @@
  * The accounts store: the only module that talks to PostgreSQL. Everything
  * else sees repository functions and plain rows.
  */
-import {
-  ArrayType,
-  EntitySchema,
-  UniqueConstraintViolationException,
-  type EntityManager,
-} from '@mikro-orm/postgresql';
-import { openSessionStore, type SessionStore } from '@arcadia/postgres';
+import type { EntityManager, QueryResult } from '@mikro-orm/postgresql';
+import { defineStore, type SessionStore } from '@arcadia/postgres';
 import { isRole, type Role } from '@arcadia/auth';
-import type { Logger } from '@arcadia/observability';
 import { migrationsList } from './migrations/index.js';
 
 // ---------------------------------------------------------------- rows
@@ -64,134 +58,100 @@ export class UniqueViolation extends Error {
   }
 }
 
-// ------------------------------------------------------------- entities
+// ------------------------------------------------------------ raw rows
 
-interface UserEntity {
+// Rows as the driver hands them over: snake_case columns, timestamps as text
+// (MikroORM's pg type parsers leave them unparsed).
+// The tables are created by the hand-written migrations.
+
+interface RawUser {
   id: string;
   handle: string;
   email: string;
-  displayName: string;
-  passwordHash: string;
+  display_name: string;
+  password_hash: string;
   roles: string[];
-  createdAt: Date;
-  updatedAt: Date;
+  created_at: string;
 }
 
-interface ApiClientEntity {
+interface RawApiClient {
   id: string;
-  userId: string;
+  user_id: string;
   name: string;
   scopes: string[];
-  secretHash: string;
-  createdAt: Date;
-  revokedAt: Date | null;
+  secret_hash: string;
+  created_at: string;
+  revoked_at: string | null;
 }
 
-interface RefreshFamilyEntity {
+/** A refresh token joined with its family, whose columns carry a `family_` prefix. */
+interface RawRefreshToken {
   id: string;
-  userId: string;
-  clientId: string | null;
-  createdAt: Date;
-  revokedAt: Date | null;
+  family_id: string;
+  parent_id: string | null;
+  secret_hash: string;
+  expires_at: string;
+  used_at: string | null;
+  revoked_at: string | null;
+  family_user_id: string;
+  family_client_id: string | null;
+  family_revoked_at: string | null;
 }
 
-interface RefreshTokenEntity {
-  id: string;
-  familyId: string;
-  parentId: string | null;
-  secretHash: string;
-  createdAt: Date;
-  expiresAt: Date;
-  usedAt: Date | null;
-  revokedAt: Date | null;
-}
+const date = (value: string) => new Date(value);
+const dateOrNull = (value: string | null) => (value === null ? null : new Date(value));
 
-// Foreign keys are plain columns: the tables are created by the hand-written
-// migrations, and the repository never needs the ORM to walk relations.
-const timestamp = { type: 'datetime', columnType: 'timestamptz' } as const;
-const nullableTimestamp = { ...timestamp, nullable: true } as const;
-
-const User = new EntitySchema<UserEntity>({
-  name: 'User',
-  tableName: 'users',
-  properties: {
-    id: { type: 'uuid', primary: true },
-    handle: { type: 'text' },
-    email: { type: 'text' },
-    displayName: { type: 'text' },
-    passwordHash: { type: 'text' },
-    roles: { type: ArrayType, columnType: 'text[]' },
-    createdAt: timestamp,
-    updatedAt: timestamp,
-  },
-});
-
-const ApiClient = new EntitySchema<ApiClientEntity>({
-  name: 'ApiClient',
-  tableName: 'api_clients',
-  properties: {
-    id: { type: 'uuid', primary: true },
-    userId: { type: 'uuid' },
-    name: { type: 'text' },
-    scopes: { type: ArrayType, columnType: 'text[]' },
-    secretHash: { type: 'text' },
-    createdAt: timestamp,
-    revokedAt: nullableTimestamp,
-  },
-});
-
-const RefreshFamily = new EntitySchema<RefreshFamilyEntity>({
-  name: 'RefreshFamily',
-  tableName: 'refresh_token_families',
-  properties: {
-    id: { type: 'uuid', primary: true },
-    userId: { type: 'uuid' },
-    clientId: { type: 'uuid', nullable: true },
-    createdAt: timestamp,
-    revokedAt: nullableTimestamp,
-  },
-});
-
-const RefreshToken = new EntitySchema<RefreshTokenEntity>({
-  name: 'RefreshToken',
-  tableName: 'refresh_tokens',
-  properties: {
-    id: { type: 'uuid', primary: true },
-    familyId: { type: 'uuid' },
-    parentId: { type: 'uuid', nullable: true },
-    secretHash: { type: 'text' },
-    createdAt: timestamp,
-    expiresAt: timestamp,
-    usedAt: nullableTimestamp,
-    revokedAt: nullableTimestamp,
-  },
-});
-
+// The unique expression indexes of the migration, by the field they guard.
 const uniqueIndexFields: Record<string, 'handle' | 'email'> = {
   users_handle_lower_key: 'handle',
   users_email_lower_key: 'email',
 };
 
-function toUserRow(e: UserEntity): UserRow {
+/** The field whose unique index `error` violated, if it is PostgreSQL's 23505 on one of ours. */
+function uniqueViolationField(error: unknown): 'handle' | 'email' | undefined {
+  const { code, constraint } = (error ?? {}) as { code?: unknown; constraint?: unknown };
+  if (code !== '23505' || typeof constraint !== 'string') return undefined;
+  return uniqueIndexFields[constraint];
+}
+
+function toUserRow(r: RawUser): UserRow {
   return {
-    id: e.id,
-    handle: e.handle,
-    email: e.email,
-    displayName: e.displayName,
-    roles: e.roles.filter(isRole),
-    createdAt: e.createdAt,
+    id: r.id,
+    handle: r.handle,
+    email: r.email,
+    displayName: r.display_name,
+    roles: r.roles.filter(isRole),
+    createdAt: date(r.created_at),
   };
 }
 
-function toApiClientRow(e: ApiClientEntity): ApiClientRow {
+function toApiClientRow(r: RawApiClient): ApiClientRow {
   return {
-    id: e.id,
-    userId: e.userId,
-    name: e.name,
-    scopes: [...e.scopes],
-    secretHash: e.secretHash,
-    createdAt: e.createdAt,
-    revokedAt: e.revokedAt ?? null,
+    id: r.id,
+    userId: r.user_id,
+    name: r.name,
+    scopes: [...r.scopes],
+    secretHash: r.secret_hash,
+    createdAt: date(r.created_at),
+    revokedAt: dateOrNull(r.revoked_at),
+  };
+}
+
+function toRefreshTokenRow(r: RawRefreshToken): RefreshTokenRow {
+  return {
+    id: r.id,
+    familyId: r.family_id,
+    parentId: r.parent_id,
+    secretHash: r.secret_hash,
+    expiresAt: date(r.expires_at),
+    usedAt: dateOrNull(r.used_at),
+    revokedAt: dateOrNull(r.revoked_at),
+    family: {
+      id: r.family_id,
+      userId: r.family_user_id,
+      clientId: r.family_client_id,
+      revokedAt: dateOrNull(r.family_revoked_at),
+    },
   };
 }
 
@@ -257,139 +217,151 @@ export interface AccountsRepository {
 }
 
 function createRepository(em: EntityManager): AccountsRepository {
+  const all = <T>(sql: string, params: unknown[]) => em.execute<T[]>(sql, params, 'all');
+  /** Runs a write; the number of rows it changed. */
+  const changed = async (sql: string, params: unknown[]) =>
+    (await em.execute<QueryResult>(sql, params, 'run')).affectedRows;
+
   // lower(column) = lower(?) matches the unique expression indexes, so the
   // lookup is an index scan, and PostgreSQL folds case on both sides alike.
-  const usersWhereLower = (column: 'handle' | 'email', value: string) =>
-    em
-      .createQueryBuilder(User)
-      .select('*')
-      .where(`lower(${column}) = lower(?)`, [value])
-      .getSingleResult();
+  const userWhereLower = async (column: 'handle' | 'email', value: string) => {
+    const [user] = await all<RawUser>(`select * from users where lower(${column}) = lower(?)`, [
+      value,
+    ]);
+    return user ?? null;
+  };
 
   const repo: AccountsRepository = {
     async usersByIds(ids) {
-      const found = ids.length ? await em.find(User, { id: { $in: [...new Set(ids)] } }) : [];
+      const found = ids.length
+        ? await all<RawUser>('select * from users where id in (?)', [[...new Set(ids)]])
+        : [];
       const byId = new Map(found.map((u) => [u.id, toUserRow(u)]));
       return ids.map((id) => byId.get(id) ?? null);
     },
     async userByHandle(handle) {
-      const user = await usersWhereLower('handle', handle);
+      const user = await userWhereLower('handle', handle);
       return user ? toUserRow(user) : null;
     },
     async userByEmail(email) {
-      const user = await usersWhereLower('email', email);
+      const user = await userWhereLower('email', email);
       return user ? toUserRow(user) : null;
     },
     async credentialsByEmail(email) {
-      const user = await usersWhereLower('email', email);
-      return user ? { user: toUserRow(user), passwordHash: user.passwordHash } : null;
+      const user = await userWhereLower('email', email);
+      return user ? { user: toUserRow(user), passwordHash: user.password_hash } : null;
     },
     async insertUser(user) {
-      const now = new Date();
       try {
-        await em.insert(User, { ...user, roles: [...user.roles], createdAt: now, updatedAt: now });
+        const [inserted] = await all<RawUser>(
+          `insert into users (id, handle, email, display_name, password_hash, roles)
+           values (?, ?, ?, ?, ?, array[?]::text[])
+           returning *`,
+          [user.id, user.handle, user.email, user.displayName, user.passwordHash, [...user.roles]],
+        );
+        return toUserRow(inserted!);
       } catch (error) {
-        const field =
-          error instanceof UniqueConstraintViolationException
-            ? uniqueIndexFields[(error as { constraint?: string }).constraint ?? '']
-            : undefined;
+        const field = uniqueViolationField(error);
         if (field) throw new UniqueViolation(field);
         throw error;
       }
-      return toUserRow({ ...user, roles: [...user.roles], createdAt: now, updatedAt: now });
     },
     async setPasswordHash(userId, passwordHash) {
-      await em.nativeUpdate(User, { id: userId }, { passwordHash, updatedAt: new Date() });
+      await changed('update users set password_hash = ?, updated_at = now() where id = ?', [
+        passwordHash,
+        userId,
+      ]);
     },
     async addRole(userId, role) {
-      await em
-        .getConnection()
-        .execute(
-          'update users set roles = array_append(roles, ?::text), updated_at = now() where id = ? and not (?::text = any (roles))',
-          [role, userId, role],
-          'run',
-        );
+      const [updated] = await all<RawUser>(
+        // One statement, so two concurrent grants cannot both read the old
+        // roles and each write back only their own.
+        `update users set roles = array_append(roles, ?::text), updated_at = now()
+         where id = ? and not (?::text = any (roles))
+         returning *`,
+        [role, userId, role],
+      );
+      if (updated) return toUserRow(updated);
+      // Held already, or no such user.
       const [user] = await repo.usersByIds([userId]);
       return user ?? null;
     },
 
     async insertApiClient(client) {
-      const row: ApiClientEntity = {
-        ...client,
-        scopes: [...client.scopes],
-        createdAt: new Date(),
-        revokedAt: null,
-      };
-      await em.insert(ApiClient, row);
-      return toApiClientRow(row);
+      const [inserted] = await all<RawApiClient>(
+        `insert into api_clients (id, user_id, name, scopes, secret_hash)
+         values (?, ?, ?, array[?]::text[], ?)
+         returning *`,
+        [client.id, client.userId, client.name, [...client.scopes], client.secretHash],
+      );
+      return toApiClientRow(inserted!);
     },
     async apiClientById(id) {
-      const client = await em.findOne(ApiClient, { id });
+      const [client] = await all<RawApiClient>('select * from api_clients where id = ?', [id]);
       return client ? toApiClientRow(client) : null;
     },
     async revokeApiClient(id, ownerId) {
-      const count = await em.nativeUpdate(
-        ApiClient,
-        { id, revokedAt: null, ...(ownerId ? { userId: ownerId } : {}) },
-        { revokedAt: new Date() },
+      const count = await changed(
+        `update api_clients set revoked_at = now()
+         where id = ? and revoked_at is null and (?::uuid is null or user_id = ?::uuid)`,
+        [id, ownerId || null, ownerId || null],
       );
       return count > 0;
     },
 
     async insertRefreshFamily(family) {
-      await em.insert(RefreshFamily, { ...family, createdAt: new Date(), revokedAt: null });
+      await changed(
+        'insert into refresh_token_families (id, user_id, client_id) values (?, ?, ?)',
+        [family.id, family.userId, family.clientId],
+      );
     },
     async insertRefreshToken(token) {
-      await em.insert(RefreshToken, {
-        ...token,
-        createdAt: new Date(),
-        usedAt: null,
-        revokedAt: null,
-      });
+      await changed(
+        `insert into refresh_tokens (id, family_id, parent_id, secret_hash, expires_at)
+         values (?, ?, ?, ?, ?)`,
+        [token.id, token.familyId, token.parentId, token.secretHash, token.expiresAt],
+      );
     },
     async refreshTokenById(id) {
-      const token = await em.findOne(RefreshToken, { id });
-      if (!token) return null;
-      const family = await em.findOne(RefreshFamily, { id: token.familyId });
-      if (!family) return null;
-      return {
-        id: token.id,
-        familyId: token.familyId,
-        parentId: token.parentId ?? null,
-        secretHash: token.secretHash,
-        expiresAt: token.expiresAt,
-        usedAt: token.usedAt ?? null,
-        revokedAt: token.revokedAt ?? null,
-        family: {
-          id: family.id,
-          userId: family.userId,
-          clientId: family.clientId ?? null,
-          revokedAt: family.revokedAt ?? null,
-        },
-      };
+      const [token] = await all<RawRefreshToken>(
+        `select t.id, t.family_id, t.parent_id, t.secret_hash, t.expires_at, t.used_at,
+                t.revoked_at, f.user_id as family_user_id, f.client_id as family_client_id,
+                f.revoked_at as family_revoked_at
+         from refresh_tokens t join refresh_token_families f on f.id = t.family_id
+         where t.id = ?`,
+        [id],
+      );
+      return token ? toRefreshTokenRow(token) : null;
     },
     async markRefreshTokenUsed(id) {
-      const count = await em.nativeUpdate(
-        RefreshToken,
-        { id, usedAt: null, revokedAt: null },
-        { usedAt: new Date() },
+      const count = await changed(
+        `update refresh_tokens set used_at = now()
+         where id = ? and used_at is null and revoked_at is null`,
+        [id],
       );
       return count === 1;
     },
-    async revokeRefreshFamily(familyId, userId) {
-      const now = new Date();
-      const count = await em.nativeUpdate(
-        RefreshFamily,
-        { id: familyId, revokedAt: null, ...(userId ? { userId } : {}) },
-        { revokedAt: now },
-      );
-      if (count > 0) {
-        // The family row is what refresh checks; marking the tokens too keeps
-        // each row telling the truth for whoever reads the table.
-        await em.nativeUpdate(RefreshToken, { familyId, revokedAt: null }, { revokedAt: now });
-      }
-      return count > 0;
-    },
+    revokeRefreshFamily: (familyId, userId) =>
+      // One transaction: the family and its tokens are revoked together, at
+      // the same now().
+      em.transactional(async (tx) => {
+        const { affectedRows } = await tx.execute<QueryResult>(
+          `update refresh_token_families set revoked_at = now()
+           where id = ? and revoked_at is null and (?::uuid is null or user_id = ?::uuid)`,
+          [familyId, userId || null, userId || null],
+          'run',
+        );
+        if (affectedRows > 0) {
+          // The family row is what refresh checks; marking the tokens too keeps
+          // each row telling the truth for whoever reads the table.
+          await tx.execute(
+            'update refresh_tokens set revoked_at = now() where family_id = ? and revoked_at is null',
+            [familyId],
+            'run',
+          );
+        }
+        return affectedRows > 0;
+      }),
 
     transaction: (fn) => em.transactional((tx) => fn(createRepository(tx))),
   };
@@ -398,32 +370,15 @@ function createRepository(em: EntityManager): AccountsRepository {
 
 // ---------------------------------------------------------------- store
 
-/** How to reach the database. */
-export interface StoreOptions {
-  databaseUrl: string;
-  logger?: Logger;
-  /** Largest number of pooled connections. */
-  poolSize?: number;
-}
-
 /** The opened store. */
 export type Store = SessionStore<AccountsRepository>;
-
-// Any fixed 64-bit number: instances starting together take turns migrating.
-const MIGRATION_LOCK = 0x6163636f756e7473n; // "accounts"
 
 /**
  * Opens the accounts database: creates it if missing, applies pending
  * migrations (one instance at a time), and returns the repository factory.
  */
-export function openStore(options: StoreOptions): Promise<Store> {
-  return openSessionStore({
-    databaseUrl: options.databaseUrl,
-    entities: [User, ApiClient, RefreshFamily, RefreshToken],
-    migrationsList,
-    migrationLock: MIGRATION_LOCK,
-    logger: options.logger,
-    poolSize: options.poolSize,
-    repository: createRepository,
-  });
-}
+export const openStore = defineStore({
+  name: 'accounts',
+  migrations: migrationsList,
+  repository: createRepository,
+});

@@ -40,9 +40,6 @@ export const signUpSchema = z.object({
   displayName: displayNameSchema,
 });
 
-/** A validated `signUp` input. */
-export type SignUpData = z.infer<typeof signUpSchema>;
-
 /** One scope of an API client, e.g. `games:publish`. */
 export const scopeSchema = z
   .string()
@@ -65,8 +62,5 @@ export const apiClientSchema = z.object({
     .max(32, 'At most 32 scopes are allowed.')
     .refine((list) => new Set(list).size === list.length, 'Scopes must not repeat.'),
 });
-
-/** A validated `createApiClient` input. */
-export type ApiClientData = z.infer<typeof apiClientSchema>;
 
 export { isUuid, parseInput } from '@arcadia/subgraph-kit';

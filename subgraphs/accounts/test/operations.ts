@@ -1,7 +1,16 @@
 /** Operations and helpers the accounts tests share. */
 import { randomBytes } from 'node:crypto';
 import { expect } from 'vitest';
-import type { AccountsHarness, GraphQLResponse } from './harness.js';
+import { startSubgraphHarness, type GraphQLResponse, type SubgraphHarness } from '@arcadia/testing';
+import { accountsSubgraph, TEST_PASSWORD, type AccountsUnderTest } from '../src/testing.js';
+
+/** Accounts behind the router, on a database of the test file's own. */
+export type AccountsHarness = SubgraphHarness<AccountsUnderTest>;
+
+/** Starts accounts and a router; `env` overrides variables (ADMIN_EMAILS, TTLs, …). */
+export function startAccounts(env: Record<string, string> = {}): Promise<AccountsHarness> {
+  return startSubgraphHarness({ subject: accountsSubgraph(env) });
+}
 
 export const USER_FIELDS = 'id handle displayName roles createdAt email';
 const PAYLOAD = `accessToken refreshToken expiresAt user { ${USER_FIELDS} }`;
@@ -45,7 +54,7 @@ export function newAccount(
   return {
     handle: `user_${tag}`,
     email: `user.${tag}@example.com`,
-    password: 'correct horse battery staple',
+    password: TEST_PASSWORD,
     displayName: `User ${tag}`,
     ...overrides,
   };

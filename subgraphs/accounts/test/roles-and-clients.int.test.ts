@@ -1,8 +1,9 @@
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { grantRoleCli } from '../src/cli/grant-role.js';
-import { startAccounts, type AccountsHarness } from './harness.js';
 import {
+  startAccounts,
+  type AccountsHarness,
   claims,
   CREATE_API_CLIENT,
   failure,
@@ -67,7 +68,7 @@ describe('roles', () => {
   it('makes an existing account ADMIN at sign-in once its email is added to ADMIN_EMAILS', async () => {
     // Created as a plain USER, as if ADMIN_EMAILS had not listed it at the time.
     const later = await signUp(h, { email: LATER_ADMIN_EMAIL.replace('later', 'tmp') });
-    await h.sql('update users set email = $1, roles = $2 where id = $3', [
+    await h.subject.db.query('update users set email = $1, roles = $2 where id = $3', [
       LATER_ADMIN_EMAIL,
       ['USER'],
       later.user.id,
@@ -106,7 +107,9 @@ describe('roles', () => {
       failure(await h.request(GRANT_ROLE, { variables: { userId: other.user.id, role: 'ADMIN' } }))
         .extensions?.code,
     ).toBe('UNAUTHENTICATED');
-    const [row] = await h.sql('select roles from users where id = $1', [other.user.id]);
+    const [row] = await h.subject.db.query('select roles from users where id = $1', [
+      other.user.id,
+    ]);
     expect(row!.roles).toEqual(['USER']);
   });
 
@@ -121,12 +124,12 @@ describe('roles', () => {
   it('grants a role from the command line, by email in any case', async () => {
     const user = await signUp(h);
     const lines: string[] = [];
-    const env = { DATABASE_URL: h.db.url, LOG_LEVEL: 'silent' };
+    const env = { DATABASE_URL: h.subject.db.url, LOG_LEVEL: 'silent' };
     const code = await grantRoleCli([user.input.email.toUpperCase(), 'MODERATOR'], env, (l) =>
       lines.push(l),
     );
     expect(code, lines.join('\n')).toBe(0);
-    const [row] = await h.sql('select roles from users where id = $1', [user.user.id]);
+    const [row] = await h.subject.db.query('select roles from users where id = $1', [user.user.id]);
     expect(row!.roles).toEqual(['USER', 'MODERATOR']);
 
     expect(await grantRoleCli(['nobody@example.com', 'ADMIN'], env, () => {})).toBe(1);
@@ -202,7 +205,7 @@ describe('who sees what', () => {
       id,
     }));
     const { _entities } = ok(
-      await h.requestSubgraph<{ _entities: (UserData | null)[] }>(query, {
+      await h.requestSubgraph<{ _entities: (UserData | null)[] }>('accounts', query, {
         variables: { reps },
         caller: { userId: alice.user.id, roles: ['USER'], scopes: [] },
       }),
@@ -224,7 +227,7 @@ describe('partner API clients', () => {
       scopes: ['games:publish', 'trophies:define'],
     });
     expect(client.clientSecret).toMatch(/^[A-Za-z0-9_-]{43}$/);
-    const [row] = await h.sql('select secret_hash from api_clients where id = $1', [
+    const [row] = await h.subject.db.query('select secret_hash from api_clients where id = $1', [
       client.clientId,
     ]);
     expect(row!.secret_hash).not.toContain(client.clientSecret);
@@ -280,7 +283,8 @@ describe('partner API clients', () => {
 
   it('refuses invalid client names and scopes with BAD_USER_INPUT and writes nothing', async () => {
     const owner = await partner();
-    const count = async () => Number((await h.sql('select count(*) as n from api_clients'))[0]!.n);
+    const count = async () =>
+      Number((await h.subject.db.query('select count(*) as n from api_clients'))[0]!.n);
     const before = await count();
     for (const [variables, field] of [
       [{ name: ' ', scopes: ['a'] }, 'name'],
@@ -342,12 +346,12 @@ describe('partner API clients', () => {
 
 describe('operations', () => {
   it('reports ready while the database answers', async () => {
-    const res = await fetch(h.subgraphUrl.replace('/graphql', '/ready'));
+    const res = await fetch(h.subgraphUrl('accounts').replace('/graphql', '/ready'));
     expect(res.status).toBe(200);
   });
 
   it('refuses a request that did not come through the router', async () => {
-    const res = await fetch(h.subgraphUrl, {
+    const res = await fetch(h.subgraphUrl('accounts'), {
       method: 'POST',
       headers: { 'content-type': 'application/json' },
       body: JSON.stringify({ query: '{ me { id } }' }),

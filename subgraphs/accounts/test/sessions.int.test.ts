@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startAccounts, type AccountsHarness } from './harness.js';
 import {
+  startAccounts,
+  type AccountsHarness,
   claims,
   failure,
   ME,
@@ -21,7 +22,8 @@ beforeAll(async () => {
 });
 afterAll(() => h?.stop());
 
-const countUsers = async () => Number((await h.sql('select count(*) as n from users'))[0]!.n);
+const countUsers = async () =>
+  Number((await h.subject.db.query('select count(*) as n from users'))[0]!.n);
 const refresh = (token: string) =>
   h.request<{ refreshSession: Session }>(REFRESH, { variables: { t: token } });
 
@@ -43,11 +45,16 @@ describe('signing up', () => {
 
   it('stores an argon2id hash of the password and only a hash of the refresh token', async () => {
     const session = await signUp(h);
-    const [user] = await h.sql('select password_hash from users where id = $1', [session.user.id]);
+    const [user] = await h.subject.db.query('select password_hash from users where id = $1', [
+      session.user.id,
+    ]);
     expect(user!.password_hash).toMatch(/^\$argon2id\$/);
     expect(user!.password_hash).not.toContain(session.input.password);
     const [id, secret] = session.refreshToken.split('.');
-    const [token] = await h.sql('select secret_hash from refresh_tokens where id = $1', [id]);
+    const [token] = await h.subject.db.query(
+      'select secret_hash from refresh_tokens where id = $1',
+      [id],
+    );
     expect(token!.secret_hash).toMatch(/^[0-9a-f]{64}$/);
     expect(token!.secret_hash).not.toContain(secret);
   });
@@ -156,7 +163,7 @@ describe('refreshing a session', () => {
     expect(replay.extensions?.code).toBe('UNAUTHENTICATED');
     // The legitimate holder's newer token dies with the family.
     expect(failure(await refresh(next.refreshToken)).extensions?.code).toBe('UNAUTHENTICATED');
-    const rows = await h.sql('select revoked_at from refresh_tokens where id = $1', [
+    const rows = await h.subject.db.query('select revoked_at from refresh_tokens where id = $1', [
       next.refreshToken.split('.')[0],
     ]);
     expect(rows[0]!.revoked_at).not.toBeNull();
@@ -191,7 +198,7 @@ describe('refreshing a session', () => {
 
   it('refuses an expired refresh token', async () => {
     const session = await signUp(h);
-    await h.sql(
+    await h.subject.db.query(
       "update refresh_tokens set expires_at = now() - interval '1 second' where id = $1",
       [session.refreshToken.split('.')[0]],
     );

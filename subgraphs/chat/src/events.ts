@@ -5,6 +5,7 @@
  * anyone's subscription. Events carry the message itself, so no subscriber
  * reads it back from Cassandra.
  */
+import type { Logger } from '@arcadia/observability';
 import { createPubSub, type TypedPubSub } from '@arcadia/pubsub';
 import type { MessageRow } from './store/index.js';
 
@@ -31,9 +32,20 @@ export type ChatEvents = Record<UserTrigger, ChatEventPayload>;
 /** Chat's pub/sub. */
 export type ChatPubSub = TypedPubSub<ChatEvents>;
 
-/** Opens chat's pub/sub; every instance must use the same `prefix`. */
-export function createChatPubSub(options: { redisUrl: string; prefix: string }): ChatPubSub {
-  return createPubSub<ChatEvents>({ redisUrl: options.redisUrl, prefix: `${options.prefix}:chat` });
+/**
+ * Opens chat's pub/sub; every instance must use the same `prefix`. `logger`
+ * gets its Redis connection problems.
+ */
+export function createChatPubSub(options: {
+  redisUrl: string;
+  prefix: string;
+  logger?: Logger;
+}): ChatPubSub {
+  return createPubSub<ChatEvents>({
+    redisUrl: options.redisUrl,
+    prefix: `${options.prefix}:chat`,
+    logger: options.logger,
+  });
 }
 
 /** The trigger `chatEvents` of `userId` listens on. */

@@ -5,7 +5,7 @@ import type { Logger } from '@arcadia/observability';
 import type { Presence } from '@arcadia/presence';
 import type { PushDevices, PushNotifier } from '@arcadia/push';
 import { createSubgraphServer, type SubgraphServer } from '@arcadia/subgraph-kit';
-import type { MessagingPolicy } from './chat.js';
+import type { MessagingPolicy } from './domain/index.js';
 import { createContext, type ChatContext } from './context.js';
 import type { ChatConfig } from './env.js';
 import type { ChatPubSub } from './events.js';

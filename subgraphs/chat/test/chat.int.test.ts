@@ -1,17 +1,26 @@
 import { randomUUID } from 'node:crypto';
-import type { Client } from 'graphql-ws';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startChat, type ChatHarness, type TestUser } from './harness.js';
+import { accountsSubgraph } from '@arcadia/accounts/testing';
+import {
+  eventually,
+  startSubgraphHarness,
+  type SubgraphHarness,
+  type TestUser,
+} from '@arcadia/testing';
+import { chatSubgraph, type ChatUnderTest } from '../src/testing.js';
 
-let h: ChatHarness;
+let h: SubgraphHarness<ChatUnderTest>;
 beforeAll(async () => {
-  h = await startChat({
-    // Tiny partitions, so history crosses buckets within a test.
-    CHAT_BUCKET_MS: '150',
-    CHAT_EDIT_WINDOW_SECONDS: '2',
-    // Long enough that collapsed push jobs are still waiting when inspected.
-    PUSH_COLLAPSE_WINDOW_MS: '60000',
-    CHAT_TYPING_INTERVAL_MS: '60000',
+  h = await startSubgraphHarness({
+    subject: chatSubgraph({
+      // Tiny partitions, so history crosses buckets within a test.
+      CHAT_BUCKET_MS: '150',
+      CHAT_EDIT_WINDOW_SECONDS: '2',
+      // Long enough that collapsed push jobs are still waiting when inspected.
+      PUSH_COLLAPSE_WINDOW_MS: '60000',
+      CHAT_TYPING_INTERVAL_MS: '60000',
+    }),
+    peers: [accountsSubgraph()],
   });
 }, 60_000);
 afterAll(() => h?.stop(), 30_000);
@@ -34,43 +43,29 @@ const UNREAD = 'query ($id: ID!) { conversation(id: $id) { unreadCount lastMessa
 
 type Event = { __typename: string; [key: string]: any };
 
-/** Subscribes `user` to chatEvents and collects what arrives. */
+/**
+ * Subscribes `user` to chatEvents and collects what arrives; resolves once
+ * the subscription is live (the subgraph listens on the user's channel).
+ */
 async function listen(user: TestUser, url?: string) {
-  const client: Client = h.connect(user, url);
-  const events: Event[] = [];
-  const errors: unknown[] = [];
-  let ready!: () => void;
-  const subscribed = new Promise<void>((resolve) => (ready = resolve));
-  client.on('connected', () => undefined);
-  const unsubscribe = client.subscribe<{ chatEvents: Event }>(
+  const subscription = await h.subscribe<{ chatEvents: Event }>(
+    user,
     { query: EVENTS },
     {
-      next: (value) => {
-        if (value.errors) errors.push(value.errors);
-        if (value.data) events.push(value.data.chatEvents);
-      },
-      error: (error) => errors.push(error),
-      complete: () => undefined,
+      url,
+      live: async () => (await h.subscribers(h.subject.userChannel(user.id))) > 0,
     },
   );
-  // The subscription is live once the subgraph listens on the user's channel.
-  const channel = `${h.config.PUBSUB_PREFIX}:chat:user:${user.id}`;
-  for (let i = 0; i < 200; i++) {
-    const [, count] = (await h.store.live.redis.pubsub('NUMSUB', channel)) as [string, number];
-    if (Number(count) > 0) break;
-    await new Promise((r) => setTimeout(r, 25));
-  }
-  ready();
-  await subscribed;
-  const waitFor = async (predicate: (e: Event) => boolean, what: string) => {
-    for (let i = 0; i < 200; i++) {
-      const found = events.find(predicate);
-      if (found) return found;
-      await new Promise((r) => setTimeout(r, 25));
-    }
-    throw new Error(`no ${what} event; got ${JSON.stringify(events)} ${JSON.stringify(errors)}`);
+  return {
+    get events() {
+      return subscription.events.map((data) => data.chatEvents);
+    },
+    errors: subscription.errors,
+    async waitFor(predicate: (e: Event) => boolean, what: string) {
+      return (await subscription.waitFor((data) => predicate(data.chatEvents), what)).chatEvents;
+    },
+    unsubscribe: subscription.unsubscribe,
   };
-  return { events, errors, waitFor, unsubscribe };
 }
 
 async function start(owner: TestUser, others: TestUser[], title?: string): Promise<string> {
@@ -262,7 +257,13 @@ describe('members only', () => {
     expect(edit.errors?.[0]?.extensions?.code).toBe('FORBIDDEN');
 
     await bobEvents.waitFor((e) => e.message?.id === message.id, 'MessageAdded');
-    expect(malloryEvents.events).toEqual([]);
+    // Positive control on mallory's own stream, sent after everything above:
+    // once it has arrived, any event of the private conversation would have too.
+    const control = await sent(bob, await start(bob, [mallory]), 'control');
+    await malloryEvents.waitFor((e) => e.message?.id === control.id, 'the control message');
+    expect(malloryEvents.events).toEqual([
+      { __typename: 'MessageAdded', message: expect.objectContaining({ id: control.id }) },
+    ]);
     const anonymous = await h.request('{ conversations { edges { node { id } } } }');
     expect(anonymous.errors?.[0]?.extensions?.code).toBe('UNAUTHENTICATED');
   });
@@ -337,7 +338,10 @@ describe('groups', () => {
       conversation: { id: conversationId },
       user: { id: alice.id, handle: alice.handle },
     });
-    await sleep(200);
+    // Positive control on the same stream, after the second notice: once it
+    // has arrived, a second TypingStarted would have too.
+    const control = await sent(alice, conversationId, 'control');
+    await bobEvents.waitFor((e) => e.message?.id === control.id, 'the control message');
     expect(bobEvents.events.filter((e) => e.__typename === 'TypingStarted')).toHaveLength(1);
   });
 });
@@ -391,11 +395,11 @@ describe('the conversation list', () => {
       },
     );
     // As after a Redis failover that lost the key.
-    const keys = await h.store.live.redis.keys(
-      `${h.config.REDIS_KEY_PREFIX}chat:unread:{${bob.id}}:*`,
+    const keys = await h.subject.store.live.redis.keys(
+      `${h.subject.config.REDIS_KEY_PREFIX}chat:unread:{${bob.id}}:*`,
     );
     expect(keys).toHaveLength(1);
-    await h.store.live.redis.del(...keys);
+    await h.subject.store.live.redis.del(...keys);
     const count = async () =>
       (await h.request(UNREAD, { token: bob.token, variables: { id: conversationId } })).data!
         .conversation.unreadCount;
@@ -527,7 +531,7 @@ describe('editing and deleting', () => {
 
 describe('push notifications', () => {
   const pendingJobs = async (userId: string) =>
-    (await h.push.queue.queue.getJobs(['delayed', 'waiting', 'active'])).filter(
+    (await h.subject.push.queue.queue.getJobs(['delayed', 'waiting', 'active'])).filter(
       (j) => j?.data.userId === userId,
     );
 
@@ -540,8 +544,9 @@ describe('push notifications', () => {
     ];
     const conversationId = await start(alice, [bob, carol, dave], 'Squad');
     await listen(carol); // online: a live socket through the router
-    for (let i = 0; i < 50 && !(await h.presence.online([carol.id])).has(carol.id); i++)
-      await sleep(20);
+    await eventually(async () => (await h.subject.presence.online([carol.id])).has(carol.id), {
+      what: 'carol online',
+    });
     const muted = await h.request(
       'mutation ($c: ID!) { muteConversation(conversationId: $c, muted: true) { muted } }',
       {
@@ -555,6 +560,9 @@ describe('push notifications', () => {
     await sent(alice, conversationId, 'second');
     await sent(alice, conversationId, 'third, the latest');
 
+    // sendMessage queues before it answers. Bob's job is the positive control:
+    // the same queue, holding the latest of the three, so every decision about
+    // carol and dave has been made by now.
     const bobJobs = await pendingJobs(bob.id);
     expect(bobJobs).toHaveLength(1);
     expect(bobJobs[0]!.data).toMatchObject({
@@ -586,7 +594,7 @@ describe('metrics', () => {
     const [alice, bob] = [await h.signUp(), await h.signUp()];
     const conversationId = await start(alice, [bob]);
     await sent(alice, conversationId, 'counted');
-    const url = h.supergraph.subgraphUrls.chat!.replace(/\/graphql$/, '/metrics');
+    const url = h.subgraphUrl('chat').replace(/\/graphql$/, '/metrics');
     const text = await (await fetch(url)).text();
     const value = (name: string) =>
       Number(new RegExp(`^${name}(?:\\{[^}]*\\})? (\\d+)`, 'm').exec(text)?.[1] ?? NaN);

@@ -41,13 +41,10 @@ export const mediaSharedEnv = {
   MEDIA_JOB_ATTEMPTS: z.coerce.number().int().min(1).max(50).default(5),
   /** Delay before the first retry; each further retry waits twice as long. */
   MEDIA_JOB_BACKOFF_MS: z.coerce.number().int().min(0).default(1000),
-  LOG_LEVEL: env.logLevel(),
 };
 
 const shape = {
-  PORT: env.port(4003),
-  /** Interface to listen on; 0.0.0.0 in a container. */
-  HOST: z.string().default('127.0.0.1'),
+  ...servicesEnv.process(4003),
   ...mediaSharedEnv,
   /** How long a presigned upload URL works. */
   MEDIA_UPLOAD_URL_TTL_SECONDS: z.coerce.number().int().min(60).max(604_800).default(900),

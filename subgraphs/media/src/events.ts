@@ -3,6 +3,7 @@
  * subscribers. The subgraph (PROCESSING) and the worker (READY, FAILED)
  * publish; the subgraph's subscription resolver listens.
  */
+import type { Logger } from '@arcadia/observability';
 import { createPubSub, type TypedPubSub } from '@arcadia/pubsub';
 import type { ImageRow } from './store.js';
 
@@ -21,11 +22,19 @@ export type MediaEvents = Record<ImageTrigger, { image: ImageEventPayload }>;
 /** The media domain's pub/sub. */
 export type MediaPubSub = TypedPubSub<MediaEvents>;
 
-/** Opens the media pub/sub; subgraph and worker must use the same `prefix`. */
-export function createMediaPubSub(options: { redisUrl: string; prefix: string }): MediaPubSub {
+/**
+ * Opens the media pub/sub; subgraph and worker must use the same `prefix`.
+ * `logger` gets its Redis connection problems.
+ */
+export function createMediaPubSub(options: {
+  redisUrl: string;
+  prefix: string;
+  logger?: Logger;
+}): MediaPubSub {
   return createPubSub<MediaEvents>({
     redisUrl: options.redisUrl,
     prefix: `${options.prefix}:media`,
+    logger: options.logger,
   });
 }
 

@@ -1,11 +1,10 @@
 /**
  * The media store: the only module that talks to PostgreSQL. Everything else
  * sees repository functions and plain rows. The media worker opens the same
- * store (`@arcadia/media/store`): one domain, one database.
+ * store (through `@arcadia/media/domain`): one domain, one database.
  */
-import { EntitySchema, type EntityManager } from '@mikro-orm/postgresql';
-import { openSessionStore, type SessionStore } from '@arcadia/postgres';
-import type { Logger } from '@arcadia/observability';
+import type { EntityManager } from '@mikro-orm/postgresql';
+import { defineStore, type SessionStore } from '@arcadia/postgres';
 import { migrationsList } from './migrations/index.js';
 
 // ---------------------------------------------------------------- rows
@@ -52,98 +51,14 @@ export interface ImageRow {
   readonly updatedAt: Date;
 }
 
-// ------------------------------------------------------------- entities
+// ------------------------------------------------------------ raw rows
 
-interface ImageEntity {
-  id: string;
-  ownerId: string;
-  status: string;
-  filename: string;
-  contentType: string;
-  declaredBytes: number;
-  originalKey: string;
-  bytes: number | null;
-  width: number | null;
-  height: number | null;
-  variants: VariantRow[];
-  placeholder: string | null;
-  failureReason: string | null;
-  version: number;
-  processedVersion: number;
-  sweeps: number;
-  createdAt: Date;
-  updatedAt: Date;
-}
-
-interface AvatarEntity {
-  userId: string;
-  imageId: string;
-  updatedAt: Date;
-}
-
-// The tables are created by the hand-written migrations; the schemas only
-// tell the ORM how columns map to properties.
-const timestamp = { type: 'datetime', columnType: 'timestamptz' } as const;
-
-const Image = new EntitySchema<ImageEntity>({
-  name: 'Image',
-  tableName: 'images',
-  properties: {
-    id: { type: 'uuid', primary: true },
-    ownerId: { type: 'uuid' },
-    status: { type: 'text' },
-    filename: { type: 'text' },
-    contentType: { type: 'text' },
-    declaredBytes: { type: 'integer' },
-    originalKey: { type: 'text' },
-    bytes: { type: 'integer', nullable: true },
-    width: { type: 'integer', nullable: true },
-    height: { type: 'integer', nullable: true },
-    variants: { type: 'json', columnType: 'jsonb' },
-    placeholder: { type: 'text', nullable: true },
-    failureReason: { type: 'text', nullable: true },
-    version: { type: 'integer' },
-    processedVersion: { type: 'integer' },
-    sweeps: { type: 'integer' },
-    createdAt: timestamp,
-    updatedAt: timestamp,
-  },
-});
-
-const Avatar = new EntitySchema<AvatarEntity>({
-  name: 'Avatar',
-  tableName: 'avatars',
-  properties: {
-    userId: { type: 'uuid', primary: true },
-    imageId: { type: 'uuid' },
-    updatedAt: timestamp,
-  },
-});
-
-function toImageRow(e: ImageEntity): ImageRow {
-  return {
-    id: e.id,
-    ownerId: e.ownerId,
-    status: e.status as ImageStatus,
-    filename: e.filename,
-    contentType: e.contentType,
-    declaredBytes: e.declaredBytes,
-    originalKey: e.originalKey,
-    bytes: e.bytes ?? null,
-    width: e.width ?? null,
-    height: e.height ?? null,
-    variants: Array.isArray(e.variants) ? e.variants : [],
-    placeholder: e.placeholder ?? null,
-    failureReason: e.failureReason ?? null,
-    version: e.version,
-    processedVersion: e.processedVersion,
-    sweeps: e.sweeps,
-    createdAt: e.createdAt,
-    updatedAt: e.updatedAt,
-  };
-}
-
-/** A row of `select * from images` (or `returning *`) as the driver hands it over. */
+/**
+ * A row of `select * from images` (or `returning *`) as the driver hands it
+ * over: snake_case columns, timestamps as text (MikroORM's pg type parsers
+ * leave them unparsed), `variants` parsed from jsonb. The table is created by
+ * the hand-written migrations.
+ */
 interface RawImage {
   id: string;
   owner_id: string;
@@ -155,21 +70,21 @@ interface RawImage {
   bytes: number | null;
   width: number | null;
   height: number | null;
-  variants: VariantRow[];
+  variants: VariantRow[] | null;
   placeholder: string | null;
   failure_reason: string | null;
   version: number;
   processed_version: number;
   sweeps: number;
-  created_at: Date;
-  updated_at: Date;
+  created_at: string;
+  updated_at: string;
 }
 
 function fromRaw(r: RawImage): ImageRow {
-  return toImageRow({
+  return {
     id: r.id,
     ownerId: r.owner_id,
-    status: r.status,
+    status: r.status as ImageStatus,
     filename: r.filename,
     contentType: r.content_type,
     declaredBytes: r.declared_bytes,
@@ -177,7 +92,7 @@ function fromRaw(r: RawImage): ImageRow {
     bytes: r.bytes,
     width: r.width,
     height: r.height,
-    variants: r.variants,
+    variants: Array.isArray(r.variants) ? r.variants : [],
     placeholder: r.placeholder,
     failureReason: r.failure_reason,
     version: r.version,
@@ -185,7 +100,7 @@ function fromRaw(r: RawImage): ImageRow {
     sweeps: r.sweeps,
     createdAt: new Date(r.created_at),
     updatedAt: new Date(r.updated_at),
-  });
+  };
 }
 
 // ----------------------------------------------------------- repository
@@ -279,8 +194,10 @@ function createRepository(em: EntityManager): MediaRepository {
 
   const repo: MediaRepository = {
     async imagesByIds(ids) {
-      const found = ids.length ? await em.find(Image, { id: { $in: [...new Set(ids)] } }) : [];
-      const byId = new Map(found.map((i) => [i.id, toImageRow(i)]));
+      const found = ids.length
+        ? await rows('select * from images where id in (?)', [[...new Set(ids)]])
+        : [];
+      const byId = new Map(found.map((i) => [i.id, i]));
       return ids.map((id) => byId.get(id) ?? null);
     },
     async imageById(id) {
@@ -288,24 +205,22 @@ function createRepository(em: EntityManager): MediaRepository {
       return image ?? null;
     },
     async insertImage(image) {
-      const now = new Date();
-      const entity: ImageEntity = {
-        ...image,
-        status: 'AWAITING_UPLOAD',
-        bytes: null,
-        width: null,
-        height: null,
-        variants: [],
-        placeholder: null,
-        failureReason: null,
-        version: 1,
-        processedVersion: 0,
-        sweeps: 0,
-        createdAt: now,
-        updatedAt: now,
-      };
-      await em.insert(Image, entity);
-      return toImageRow(entity);
+      // Status, version counters, variants and timestamps take the defaults
+      // of the migration.
+      const inserted = await one(
+        `insert into images (id, owner_id, filename, content_type, declared_bytes, original_key)
+         values (?, ?, ?, ?, ?, ?)
+         returning *`,
+        [
+          image.id,
+          image.ownerId,
+          image.filename,
+          image.contentType,
+          image.declaredBytes,
+          image.originalKey,
+        ],
+      );
+      return inserted!;
     },
     markUploaded: (id, ownerId, bytes) =>
       one(
@@ -396,9 +311,16 @@ function createRepository(em: EntityManager): MediaRepository {
     },
     async avatarsByUserIds(userIds) {
       const unique = [...new Set(userIds)];
-      const found = unique.length ? await em.find(Avatar, { userId: { $in: unique } }) : [];
-      const images = await repo.imagesByIds(found.map((a) => a.imageId));
-      const byUser = new Map(found.map((a, i) => [a.userId, images[i] ?? null]));
+      const found = unique.length
+        ? await em.execute<(RawImage & { avatar_user_id: string })[]>(
+            `select a.user_id as avatar_user_id, i.* from avatars a
+             join images i on i.id = a.image_id
+             where a.user_id in (?)`,
+            [unique],
+            'all',
+          )
+        : [];
+      const byUser = new Map(found.map((r) => [r.avatar_user_id, fromRaw(r)]));
       return userIds.map((id) => byUser.get(id) ?? null);
     },
     transaction: (fn) => em.transactional((tx) => fn(createRepository(tx))),
@@ -408,32 +330,15 @@ function createRepository(em: EntityManager): MediaRepository {
 
 // ---------------------------------------------------------------- store
 
-/** How to reach the database. */
-export interface StoreOptions {
-  databaseUrl: string;
-  logger?: Logger;
-  /** Largest number of pooled connections. */
-  poolSize?: number;
-}
-
 /** The opened store. */
 export type Store = SessionStore<MediaRepository>;
-
-// Any fixed 64-bit number: instances starting together take turns migrating.
-const MIGRATION_LOCK = 0x6d65646961n; // "media"
 
 /**
  * Opens the media database: creates it if missing, applies pending
  * migrations (one instance at a time), and returns the repository factory.
  */
-export function openStore(options: StoreOptions): Promise<Store> {
-  return openSessionStore({
-    databaseUrl: options.databaseUrl,
-    entities: [Image, Avatar],
-    migrationsList,
-    migrationLock: MIGRATION_LOCK,
-    logger: options.logger,
-    poolSize: options.poolSize,
-    repository: createRepository,
-  });
-}
+export const openStore = defineStore({
+  name: 'media',
+  migrations: migrationsList,
+  repository: createRepository,
+});

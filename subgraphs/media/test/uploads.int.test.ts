@@ -1,39 +1,48 @@
-import { createClient } from 'graphql-ws';
-import WebSocket from 'ws';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startMedia, type MediaHarness, type TestUser } from './harness.js';
+import { accountsSubgraph } from '@arcadia/accounts/testing';
+import {
+  failure,
+  ok,
+  startSubgraphHarness,
+  type SubgraphHarness,
+  type TestUser,
+} from '@arcadia/testing';
 import {
   complete,
   createUpload,
   CREATE_UPLOAD,
   DELETE_IMAGE,
-  eventually,
-  failure,
   image,
   IMAGE_UPDATED,
-  ok,
-  pendingJobs,
+  mediaSubgraph,
   putUpload,
   REPROCESS,
   SET_AVATAR,
   upload,
   type ImageData,
-} from './operations.js';
+  type MediaUnderTest,
+} from '../src/testing.js';
 
 // A small maximum so oversized files stay small; the default (20 MiB) is in env.test.ts.
 const MAX = 100_000;
-let h: MediaHarness;
+let h: SubgraphHarness<MediaUnderTest>;
 let alice: TestUser;
 let bob: TestUser;
 
 beforeAll(async () => {
-  h = await startMedia({ MEDIA_MAX_UPLOAD_BYTES: String(MAX) });
+  h = await startSubgraphHarness({
+    subject: mediaSubgraph({ MEDIA_MAX_UPLOAD_BYTES: String(MAX) }),
+    peers: [accountsSubgraph()],
+  });
   [alice, bob] = await Promise.all([h.signUp(), h.signUp()]);
 });
 afterAll(() => h?.stop());
 
 const bytes = (n: number) => Buffer.alloc(n, 7);
-const countImages = async () => Number((await h.sql('select count(*) as n from images'))[0]!.n);
+const jobsOf = async (imageId: string) =>
+  (await h.subject.pendingJobs()).filter((j) => j.data.imageId === imageId);
+const countImages = async () =>
+  Number((await h.subject.db.query('select count(*) as n from images'))[0]!.n);
 
 /** Marks an image READY with one variant, as the worker would (this file runs no worker). */
 async function markReady(id: string) {
@@ -47,7 +56,7 @@ async function markReady(id: string) {
       key: `images/${id}/large-00.webp`,
     },
   ];
-  await h.sql(
+  await h.subject.db.query(
     `update images set status = 'READY', processed_version = version, width = 10, height = 10,
      placeholder = '#123456', variants = $2::jsonb where id = $1`,
     [id, JSON.stringify(variants)],
@@ -63,7 +72,7 @@ describe('creating an upload', () => {
     expect(created.uploadId).toBe(created.image.id);
     const url = new URL(created.uploadUrl);
     expect(url.pathname).toBe(
-      `/${h.config.S3_ORIGINALS_BUCKET}/originals/${alice.id}/${created.uploadId}`,
+      `/${h.subject.config.S3_ORIGINALS_BUCKET}/originals/${alice.id}/${created.uploadId}`,
     );
     expect(url.searchParams.get('X-Amz-Expires')).toBe('900');
     expect(url.searchParams.get('X-Amz-SignedHeaders')).toBe('content-type;host');
@@ -153,7 +162,7 @@ describe('completing an upload', () => {
     expect(theirs.extensions?.code).toBe('NOT_FOUND');
     expect(theirs.message).toBe(unknown.message);
     expect((await image(h, created.uploadId, alice))?.status).toBe('AWAITING_UPLOAD');
-    expect(await pendingJobs(h)).toHaveLength(0);
+    expect(await jobsOf(created.uploadId)).toHaveLength(0);
   });
 
   it('deletes a file larger than the maximum and answers PAYLOAD_TOO_LARGE', async () => {
@@ -161,10 +170,10 @@ describe('completing an upload', () => {
     // s3rver does not check that the PUT matches the declared size; real S3 would not either unsigned.
     expect(await putUpload(created, bytes(MAX + 1))).toBe(200);
     const key = `originals/${alice.id}/${created.uploadId}`;
-    expect(await h.originalExists(key)).toBe(true);
+    expect(await h.subject.originalExists(key)).toBe(true);
     const error = failure(await complete(h, alice, created.uploadId));
     expect(error.extensions).toMatchObject({ code: 'PAYLOAD_TOO_LARGE', maxBytes: MAX });
-    expect(await h.originalExists(key)).toBe(false);
+    expect(await h.subject.originalExists(key)).toBe(false);
     expect((await image(h, created.uploadId, alice))?.status).toBe('AWAITING_UPLOAD');
   });
 
@@ -179,7 +188,7 @@ describe('completing an upload', () => {
         status: 'PROCESSING',
       });
     }
-    const jobs = (await pendingJobs(h)).filter((j) => j.data.imageId === first.id);
+    const jobs = await jobsOf(first.id);
     expect(jobs).toHaveLength(1);
     expect(jobs[0]!.data).toEqual({ imageId: first.id, reason: 'upload', version: 1 });
     expect(jobs[0]!.id).toBe(`image-${first.id}-v1`);
@@ -198,7 +207,7 @@ describe('who sees an image', () => {
     const seen = await image(h, id, null);
     expect(seen).toMatchObject({ id, status: 'READY', owner: { handle: alice.handle } });
     expect(seen!.url).toBe(
-      `${h.config.S3_ENDPOINT}/${h.config.S3_PROCESSED_BUCKET}/images/${id}/large-00.webp`,
+      `${h.subject.config.S3_ENDPOINT}/${h.subject.config.S3_PROCESSED_BUCKET}/images/${id}/large-00.webp`,
     );
     expect(seen!.variants.map((v) => v.url)).toEqual([seen!.url]);
     expect(await image(h, id, bob)).toMatchObject({ id, placeholder: '#123456' });
@@ -206,58 +215,36 @@ describe('who sees an image', () => {
 
   it('shows the failure reason to the owner only', async () => {
     const created = await createUpload(h, alice, { byteSize: 10 });
-    await h.sql(`update images set status = 'FAILED', failure_reason = 'broken' where id = $1`, [
-      created.uploadId,
-    ]);
+    await h.subject.db.query(
+      `update images set status = 'FAILED', failure_reason = 'broken' where id = $1`,
+      [created.uploadId],
+    );
     expect((await image(h, created.uploadId, alice))?.failureReason).toBe('broken');
     expect(await image(h, created.uploadId, bob)).toBeNull();
   });
 
   it('lets only the owner watch an image that is not READY', async () => {
     const created = await createUpload(h, alice, { byteSize: 10 });
-    const client = (user: TestUser) =>
-      createClient({
-        url: h.wsUrl,
-        webSocketImpl: WebSocket,
-        retryAttempts: 0,
-        connectionParams: { authorization: `Bearer ${user.token}` },
-      });
-    const watch = (user: TestUser) => {
-      const c = client(user);
-      const events: ImageData[] = [];
-      const errors: unknown[] = [];
-      c.subscribe<{ imageUpdated: ImageData }>(
-        { query: IMAGE_UPDATED, variables: { id: created.uploadId } },
-        {
-          next: (value) => {
-            if (value.data) events.push(value.data.imageUpdated);
-            if (value.errors) errors.push(...value.errors);
-          },
-          error: (e) => errors.push(e),
-          complete: () => undefined,
-        },
-      );
-      return { c, events, errors };
-    };
-    const intruder = watch(bob);
-    const owner = watch(alice);
-    try {
-      const refused = await eventually(() => intruder.errors[0] as any);
-      const code = Array.isArray(refused)
-        ? refused[0]?.extensions?.code
-        : (refused.extensions?.code ?? refused.message);
-      expect(code).toBe('NOT_FOUND');
+    const operation = { query: IMAGE_UPDATED, variables: { id: created.uploadId } };
+    // Refused: the positive signal is the error itself.
+    const intruder = await h.subscribe<{ imageUpdated: ImageData }>(bob, operation, {
+      live: (s) => s.errors.length > 0,
+    });
+    const refused = intruder.errors[0] as any;
+    const code = Array.isArray(refused)
+      ? refused[0]?.extensions?.code
+      : (refused.extensions?.code ?? refused.message);
+    expect(code).toBe('NOT_FOUND');
 
-      // The owner's subscription is registered once its Redis channel has a subscriber.
-      await eventually(async () => (await h.watchers(created.uploadId)) > 0);
-      expect(await putUpload(created, bytes(10))).toBe(200);
-      ok(await complete(h, alice, created.uploadId));
-      const event = await eventually(() => owner.events[0]);
-      expect(event).toMatchObject({ id: created.uploadId, status: 'PROCESSING' });
-      expect(event.owner.handle).toBe(alice.handle);
-    } finally {
-      await Promise.all([intruder.c.dispose(), owner.c.dispose()]);
-    }
+    // The owner's subscription is registered once its Redis channel has a subscriber.
+    const owner = await h.subscribe<{ imageUpdated: ImageData }>(alice, operation, {
+      live: async () => (await h.subscribers(h.subject.imageChannel(created.uploadId))) > 0,
+    });
+    expect(await putUpload(created, bytes(10))).toBe(200);
+    ok(await complete(h, alice, created.uploadId));
+    const { imageUpdated: event } = await owner.waitFor(() => true, 'the PROCESSING event');
+    expect(event).toMatchObject({ id: created.uploadId, status: 'PROCESSING' });
+    expect(event.owner.handle).toBe(alice.handle);
   });
 });
 
@@ -315,7 +302,7 @@ describe('deleting an image', () => {
     );
     expect(deleteImage).toBe(true);
     expect(await image(h, created.uploadId, alice)).toBeNull();
-    expect(await h.originalExists(`originals/${alice.id}/${created.uploadId}`)).toBe(false);
+    expect(await h.subject.originalExists(`originals/${alice.id}/${created.uploadId}`)).toBe(false);
     const { user } = ok(
       await h.request(`query ($id: ID!) { user(id: $id) { avatar { id } } }`, {
         variables: { id: alice.id },
@@ -341,7 +328,7 @@ describe('reprocessing', () => {
     );
     expect(reprocessImage.status).toBe('READY');
     expect(await image(h, created.uploadId, bob)).not.toBeNull();
-    const jobs = (await pendingJobs(h)).filter((j) => j.data.imageId === created.uploadId);
+    const jobs = await jobsOf(created.uploadId);
     expect(jobs.map((j) => j.data)).toEqual([
       { imageId: created.uploadId, reason: 'reprocess', version: 2 },
     ]);

@@ -1,10 +1,11 @@
 import { availableParallelism } from 'node:os';
 import { z } from 'zod';
-import { parseEnv } from '@arcadia/config';
-import { mediaSharedEnv } from '@arcadia/media/env';
+import { parseEnv, servicesEnv } from '@arcadia/config';
+import { mediaSharedEnv } from '@arcadia/media/domain';
 
 const shape = {
   ...mediaSharedEnv,
+  ...servicesEnv.process(4103),
   /** Jobs this worker instance runs at once. */
   MEDIA_CONCURRENCY: z.coerce.number().int().min(1).max(64).default(availableParallelism()),
   /** Threads of libvips per image operation; sized to the machine. */

@@ -4,7 +4,7 @@
  */
 import { createHash } from 'node:crypto';
 import sharp, { type FitEnum, type Metadata } from 'sharp';
-import type { VariantName } from '@arcadia/media/store';
+import type { VariantName } from '@arcadia/media/domain';
 
 /** A size every image is made in. */
 export interface VariantSpec {
@@ -15,7 +15,7 @@ export interface VariantSpec {
   readonly fit: keyof FitEnum;
 }
 
-/** THUMBNAIL 100×100 cover, MEDIUM inside 800×800, LARGE inside 1920×1920 (API.md). */
+/** THUMBNAIL 100×100 cover, MEDIUM inside 800×800, LARGE inside 1920×1920 (docs/api.md). */
 export const VARIANT_SPECS: readonly VariantSpec[] = [
   { name: 'THUMBNAIL', width: 100, height: 100, fit: 'cover' },
   { name: 'MEDIUM', width: 800, height: 800, fit: 'inside' },

@@ -4,7 +4,7 @@
  */
 import type { Logger } from '@arcadia/observability';
 import { QUEUES, runWorker, type TypedQueue } from '@arcadia/queues';
-import { processImage, type ProcessorDeps } from '../processor.js';
+import { processImage, type ProcessorDeps } from './processor.js';
 import type { MediaWorkerConfig } from './env.js';
 import { startSweeper } from './sweeper.js';
 

@@ -5,11 +5,10 @@
  * not moved for a while gets its job added again, and after a few such
  * sweeps it is FAILED instead.
  */
-import { Redis } from 'ioredis';
-import { publishImageUpdated, type MediaPubSub } from '@arcadia/media/events';
-import type { Store } from '@arcadia/media/store';
+import { publishImageUpdated, type MediaPubSub, type Store } from '@arcadia/media/domain';
 import type { Logger } from '@arcadia/observability';
 import type { TypedQueue } from '@arcadia/queues';
+import { createRedisConnection } from '@arcadia/redis';
 
 /** What a sweep works with. */
 export interface SweepDeps {
@@ -80,8 +79,14 @@ export interface RunningSweeper {
 export function startSweeper(
   deps: SweepDeps & { redisUrl: string; lockKey: string; intervalMs: number },
 ): RunningSweeper {
-  const redis = new Redis(deps.redisUrl, { maxRetriesPerRequest: 1, lazyConnect: false });
-  redis.on('error', () => undefined);
+  // The lock is a command like any other: while Redis is away a tick fails
+  // fast (logged below) and the next interval tries again.
+  const redis = createRedisConnection({
+    url: deps.redisUrl,
+    name: 'media-sweeper',
+    use: 'commands',
+    logger: deps.logger,
+  });
   let running: Promise<unknown> = Promise.resolve();
   const tick = () => {
     running = (async () => {
@@ -96,7 +101,7 @@ export function startSweeper(
     async close() {
       clearInterval(timer);
       await running;
-      redis.disconnect();
+      await redis.close();
     },
   };
 }

@@ -1,24 +1,28 @@
 import sharp from 'sharp';
-import { createClient, type Client } from 'graphql-ws';
-import WebSocket from 'ws';
+import type { Client } from 'graphql-ws';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { VARIANT_CACHE_CONTROL } from '@arcadia/media/storage';
+import { accountsSubgraph } from '@arcadia/accounts/testing';
+import { VARIANT_CACHE_CONTROL } from '@arcadia/media/domain';
 import {
   complete,
   createUpload,
   DELETE_IMAGE,
-  eventually,
   image,
   IMAGE_UPDATED,
-  ok,
+  mediaSubgraph,
   putUpload,
   REPROCESS,
-  startMedia,
   upload,
   type ImageData,
-  type MediaHarness,
-  type TestUser,
+  type MediaUnderTest,
 } from '@arcadia/media/testing';
+import {
+  eventually,
+  ok,
+  startSubgraphHarness,
+  type SubgraphHarness,
+  type TestUser,
+} from '@arcadia/testing';
 import type { MediaWorker } from '../src/run.js';
 import {
   GPS_MARKER,
@@ -31,42 +35,34 @@ import {
 } from './fixtures.js';
 import { startWorker } from './worker-harness.js';
 
-let h: MediaHarness;
+let h: SubgraphHarness<MediaUnderTest>;
 let worker: MediaWorker;
 let alice: TestUser;
 let bob: TestUser;
 let ws: Client;
 
 beforeAll(async () => {
-  h = await startMedia();
-  worker = startWorker(h);
+  h = await startSubgraphHarness({ subject: mediaSubgraph(), peers: [accountsSubgraph()] });
+  worker = startWorker(h.subject);
   [alice, bob] = await Promise.all([h.signUp(), h.signUp()]);
-  ws = createClient({
-    url: h.wsUrl,
-    webSocketImpl: WebSocket,
-    retryAttempts: 0,
-    connectionParams: { authorization: `Bearer ${alice.token}` },
-  });
+  ws = h.connect(alice);
 });
 afterAll(async () => {
-  await ws?.dispose();
+  // The worker uses the harness' stores: it stops first.
   await worker?.close();
   await h?.stop();
 });
 
-/** Subscribes to `imageUpdated(id)` as alice and waits until the subscription is live. */
+/** Subscribers of an image's channel: an `imageUpdated(id)` is live once there is one. */
+const watchers = async (id: string) => h.subscribers(h.subject.imageChannel(id));
+
+/** Subscribes to `imageUpdated(id)` as alice (on one socket) and waits until the subscription is live. */
 async function watch(id: string) {
-  const events: ImageData[] = [];
-  const unsubscribe = ws.subscribe<{ imageUpdated: ImageData }>(
+  return h.subscribe<{ imageUpdated: ImageData }>(
+    alice,
     { query: IMAGE_UPDATED, variables: { id } },
-    {
-      next: (value) => value.data && events.push(value.data.imageUpdated),
-      error: () => undefined,
-      complete: () => undefined,
-    },
+    { client: ws, live: async () => (await watchers(id)) > 0 },
   );
-  await eventually(async () => (await h.watchers(id)) > 0);
-  return { events, unsubscribe };
 }
 
 /** Uploads as alice, watching the image, and waits for READY or FAILED. */
@@ -75,17 +71,21 @@ async function process(body: Buffer, contentType: string, filename = 'photo') {
   const watching = await watch(created.uploadId);
   expect(await putUpload(created, body)).toBe(200);
   ok(await complete(h, alice, created.uploadId));
-  const settled = await eventually(() =>
-    watching.events.find((e) => e.status === 'READY' || e.status === 'FAILED'),
+  const { imageUpdated: settled } = await watching.waitFor(
+    (e) => e.imageUpdated.status === 'READY' || e.imageUpdated.status === 'FAILED',
+    'READY or FAILED',
   );
   watching.unsubscribe();
-  return { id: created.uploadId, events: watching.events, settled };
+  const events = watching.events.map((e) => e.imageUpdated);
+  return { id: created.uploadId, events, settled };
 }
 
 /** Every variant object of an image, read back from the processed bucket. */
 async function storedVariants(id: string) {
-  const keys = await h.storage.listVariants(id);
-  return Promise.all(keys.map(async (key) => ({ key, object: (await h.getVariantObject(key))! })));
+  const keys = await h.subject.storage.listVariants(id);
+  return Promise.all(
+    keys.map(async (key) => ({ key, object: (await h.subject.getVariantObject(key))! })),
+  );
 }
 
 describe('an upload through the router and the worker', () => {
@@ -178,7 +178,7 @@ describe('an upload through the router and the worker', () => {
     const { id } = await process(await jpeg(300, 300), 'image/jpeg');
     const again = ok(await complete(h, alice, id)).completeImageUpload;
     expect(again.status).toBe('READY');
-    expect(await h.queue.queue.getJobCountByTypes('wait', 'delayed', 'active')).toBe(0);
+    expect(await h.subject.queue.queue.getJobCountByTypes('wait', 'delayed', 'active')).toBe(0);
     expect(await storedVariants(id)).toHaveLength(3);
   });
 
@@ -199,7 +199,7 @@ describe('files that cannot be processed', () => {
     expect(settled.failureReason).toMatch(/not an image in a supported format/);
     expect(settled.variants).toEqual([]);
     expect(await storedVariants(id)).toEqual([]);
-    const job = await h.queue.queue.getJob(`image-${id}-v1`);
+    const job = await h.subject.queue.queue.getJob(`image-${id}-v1`);
     expect(job?.attemptsMade).toBe(1);
     expect(await image(h, id, bob)).toBeNull();
   });
@@ -217,7 +217,7 @@ describe('after processing', () => {
     expect(await storedVariants(id)).toHaveLength(3);
     ok(await h.request(DELETE_IMAGE, { token: alice.token, variables: { id } }));
     expect(await storedVariants(id)).toEqual([]);
-    expect(await h.originalExists(`originals/${alice.id}/${id}`)).toBe(false);
+    expect(await h.subject.originalExists(`originals/${alice.id}/${id}`)).toBe(false);
   });
 
   it('reprocesses for an ADMIN, keeping the image READY and its objects unduplicated', async () => {
@@ -225,34 +225,31 @@ describe('after processing', () => {
     const { id, settled } = await process(await jpeg(500, 400), 'image/jpeg');
     // Anyone may watch a READY image: bob (not the owner) sees the new READY.
     // Alice's subscription of the upload has ended once the channel has no subscriber.
-    await eventually(async () => (await h.watchers(id)) === 0);
-    const bobWs = createClient({
-      url: h.wsUrl,
-      webSocketImpl: WebSocket,
-      retryAttempts: 0,
-      connectionParams: { authorization: `Bearer ${bob.token}` },
+    await eventually(async () => (await watchers(id)) === 0, {
+      what: "alice's subscription of the upload ending",
     });
-    const bobEvents: ImageData[] = [];
-    bobWs.subscribe<{ imageUpdated: ImageData }>(
+    const bobWatching = await h.subscribe<{ imageUpdated: ImageData }>(
+      bob,
       { query: IMAGE_UPDATED, variables: { id } },
-      {
-        next: (value) => value.data && bobEvents.push(value.data.imageUpdated),
-        error: () => undefined,
-        complete: () => undefined,
-      },
+      { live: async () => (await watchers(id)) > 0 },
     );
-    await eventually(async () => (await h.watchers(id)) > 0);
     const { reprocessImage } = ok(
       await h.request(REPROCESS, { token: admin.token, variables: { id } }),
     );
     expect(reprocessImage.status).toBe('READY');
-    const redone = await eventually(() => bobEvents.find((e) => e.status === 'READY'));
-    await bobWs.dispose();
+    const { imageUpdated: redone } = await bobWatching.waitFor(
+      (e) => e.imageUpdated.status === 'READY',
+      'the new READY',
+    );
+    bobWatching.unsubscribe();
     expect(redone).toMatchObject({ id, failureReason: null });
     // Same specs and bytes: the same content-addressed objects, nothing superseded or doubled.
     expect(redone.variants.map((v) => v.url)).toEqual(settled.variants.map((v) => v.url));
     expect(await storedVariants(id)).toHaveLength(3);
-    const [row] = await h.sql('select version, processed_version from images where id = $1', [id]);
+    const [row] = await h.subject.db.query(
+      'select version, processed_version from images where id = $1',
+      [id],
+    );
     expect(row).toEqual({ version: 2, processed_version: 2 });
   });
 });

@@ -1,20 +1,20 @@
-/** Runs media workers in the test process against a media harness' queue, database and buckets. */
-import type { MediaStorage } from '@arcadia/media/storage';
-import type { MediaHarness } from '@arcadia/media/testing';
+/** Runs media workers in the test process against the harness' media queue, database and buckets. */
+import type { MediaStorage } from '@arcadia/media/domain';
+import type { MediaUnderTest } from '@arcadia/media/testing';
 import { parseMediaWorkerEnv } from '../src/env.js';
 import { startMediaWorker, type MediaWorker } from '../src/run.js';
 
-/** A worker on `h`'s queue; `storage` replaces the real one (fault injection), `env` tunes it. */
+/** A worker on `media`'s queue; `storage` replaces the real one (fault injection), `env` tunes it. */
 export function startWorker(
-  h: MediaHarness,
+  media: MediaUnderTest,
   options: { storage?: MediaStorage; env?: Record<string, string> } = {},
 ): MediaWorker {
   const config = parseMediaWorkerEnv({
     LOG_LEVEL: 'silent',
-    REDIS_URL: h.config.REDIS_URL,
-    QUEUE_PREFIX: h.config.QUEUE_PREFIX,
-    PUBSUB_PREFIX: h.config.PUBSUB_PREFIX,
-    DATABASE_URL: h.config.DATABASE_URL,
+    REDIS_URL: media.config.REDIS_URL,
+    QUEUE_PREFIX: media.config.QUEUE_PREFIX,
+    PUBSUB_PREFIX: media.config.PUBSUB_PREFIX,
+    DATABASE_URL: media.config.DATABASE_URL,
     MEDIA_CONCURRENCY: '2',
     // The sweeper is driven by the tests themselves.
     MEDIA_SWEEP_INTERVAL_SECONDS: '3600',
@@ -22,10 +22,10 @@ export function startWorker(
   });
   return startMediaWorker({
     config,
-    store: h.store,
-    storage: options.storage ?? h.storage,
-    pubsub: h.pubsub,
-    queue: h.queue,
-    logger: h.logger,
+    store: media.store,
+    storage: options.storage ?? media.storage,
+    pubsub: media.pubsub,
+    queue: media.queue,
+    logger: media.logger,
   });
 }

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { ConfigError, env, parseEnv, servicesEnv } from '@arcadia/config';
+import { ConfigError, parseEnv, servicesEnv } from '@arcadia/config';
 import { pushEnv } from '@arcadia/push';
 
 const base64url = (bytes: number) =>
@@ -10,6 +10,7 @@ const base64url = (bytes: number) =>
     .optional();
 
 const shape = {
+  ...servicesEnv.process(4104),
   ...servicesEnv.redis,
   /** BullMQ key prefix; producers and workers must agree. */
   QUEUE_PREFIX: z.string().min(1).default('arcadia'),
@@ -36,7 +37,6 @@ const shape = {
   PUSH_TIMEOUT_MS: z.coerce.number().int().min(100).default(10_000),
   /** Jobs this worker instance runs at once (each waits on push services, not the CPU). */
   PUSH_CONCURRENCY: z.coerce.number().int().min(1).max(256).default(16),
-  LOG_LEVEL: env.logLevel(),
 };
 
 const VAPID = ['VAPID_PUBLIC_KEY', 'VAPID_PRIVATE_KEY', 'VAPID_SUBJECT'] as const;

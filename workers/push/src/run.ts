@@ -5,7 +5,7 @@
 import type { Logger } from '@arcadia/observability';
 import { createLogProvider, createWebPushProvider, type PushProvider } from '@arcadia/push';
 import { QUEUES, runWorker } from '@arcadia/queues';
-import { processPush, type ProcessorDeps } from '../processor.js';
+import { processPush, type ProcessorDeps } from './processor.js';
 import type { PushWorkerConfig } from './env.js';
 
 /** What a push worker instance is made of. */

@@ -16,9 +16,15 @@ import {
 } from '@arcadia/push';
 import type { PushJob } from '@arcadia/queues';
 import { uniqueName, eventually } from '@arcadia/testing';
-import { processPush } from '../processor.js';
+import { processPush } from '../src/processor.js';
 import { startPushWorker, type PushWorker } from '../src/run.js';
-import { startPushService, subscriber, verifyVapid, type PushService } from './push-service.js';
+import {
+  startPushService,
+  subscriber,
+  verifyVapid,
+  type PushService,
+  type ReceivedPush,
+} from './push-service.js';
 
 const { REDIS_URL } = parseEnv('push-worker-test', servicesEnv.redis);
 const WINDOW_MS = 300;
@@ -76,8 +82,6 @@ function pipeline(provider: PushProvider = webPush, logger = silent) {
   return notifier;
 }
 
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
 function message(userId: string, conversationId: string, n: number): PushJob {
   return {
     userId,
@@ -106,9 +110,15 @@ describe('offline recipients get a Web Push notification', () => {
 
     for (let n = 1; n <= 3; n++) await notifier.notify(message(user, conversation, n));
     await eventually(() => service.to(phone.path).length === 1);
-    await sleep(WINDOW_MS * 2);
+    // Positive control to the same phone, queued once the three are dealt
+    // with: when it arrives, a second push of the conversation would have too.
+    await eventually(() => settled(notifier));
+    const other = randomUUID();
+    await notifier.notify(message(user, other, 1));
+    const tag = (push: ReceivedPush) => JSON.parse(phone.decrypt(push.body)).tag as string;
+    await eventually(() => service.to(phone.path).some((p) => tag(p) === `chat:${other}`));
     const pushes = service.to(phone.path);
-    expect(pushes).toHaveLength(1);
+    expect(pushes.map(tag)).toEqual([`chat:${conversation}`, `chat:${other}`]);
 
     const push = pushes[0]!;
     expect(JSON.parse(phone.decrypt(push.body))).toEqual({
@@ -239,6 +249,13 @@ describe('the log provider', () => {
       title: 'Nova',
       body: 'message 1 ✨',
     });
-    expect(service.to(phone.path)).toEqual([]);
+    // Positive control: a Web Push to the same phone, sent once the log
+    // pipeline is done; it arrives alone, so the log provider sent nothing.
+    await eventually(() => settled(notifier));
+    const control = { data: message(user, randomUUID(), 2), attempt: 1, maxAttempts: 1 };
+    await processPush(control, { devices, provider: webPush, logger: silent });
+    const received = service.to(phone.path);
+    expect(received).toHaveLength(1);
+    expect(JSON.parse(phone.decrypt(received[0]!.body)).body).toBe('message 2 ✨');
   });
 });

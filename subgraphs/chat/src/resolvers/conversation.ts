@@ -2,14 +2,12 @@ import type { ConversationResolvers } from '../generated/resolvers-types.js';
 
 /** `Conversation`: only members reach one, by query, event or reference. */
 export const Conversation: ConversationResolvers = {
-  async __resolveReference(reference, ctx) {
-    try {
-      return await ctx.chat.conversation(reference.id);
-    } catch {
-      // Someone else's conversation is, to this caller, no conversation at all.
-      return null;
-    }
-  },
+  /**
+   * FORBIDDEN, as `Query.conversation` answers, for a conversation that is
+   * not the caller's, whether or not it exists (so ids reveal nothing);
+   * an error when a store fails. Never null.
+   */
+  __resolveReference: (reference, ctx) => ctx.chat.conversation(reference.id),
   members: async (conversation, _args, ctx) =>
     (await ctx.loaders.members.load(conversation.id)).map((m) => ({ id: m.userId })),
   lastMessage: (conversation, _args, ctx) =>

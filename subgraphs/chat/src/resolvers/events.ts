@@ -1,4 +1,3 @@
-import type { UserModel } from '../chat.js';
 import type { ChatContext } from '../context.js';
 import { messageFromJson, type ChatEventPayload } from '../events.js';
 import type {
@@ -8,35 +7,12 @@ import type {
   SubscriptionResolvers,
   TypingStartedResolvers,
 } from '../generated/resolvers-types.js';
-import type { MessageRow } from '../store/index.js';
-
-/** `MessageAdded` / `MessageUpdated` as resolved. */
-export interface MessageEventModel {
-  readonly kind: 'MessageAdded' | 'MessageUpdated';
-  readonly message: MessageRow;
-}
-
-/** `MessageDelivered` as resolved. */
-export interface MessageDeliveredModel {
-  readonly kind: 'MessageDelivered';
-  readonly message: MessageRow;
-  readonly user: UserModel;
-}
-
-/** `MessageRead` as resolved. */
-export interface MessageReadModel {
-  readonly kind: 'MessageRead';
-  readonly conversationId: string;
-  readonly user: UserModel;
-  readonly upTo: MessageRow;
-}
-
-/** `TypingStarted` as resolved. */
-export interface TypingStartedModel {
-  readonly kind: 'TypingStarted';
-  readonly conversationId: string;
-  readonly user: UserModel;
-}
+import type {
+  MessageDeliveredModel,
+  MessageEventModel,
+  MessageReadModel,
+  TypingStartedModel,
+} from '../domain/event-models.js';
 
 type EventModel = MessageEventModel | MessageDeliveredModel | MessageReadModel | TypingStartedModel;
 

@@ -3,7 +3,7 @@
  * conversation, and the order of a user's conversation list.
  */
 import type { EntityManager } from '@mikro-orm/postgresql';
-import { openSessionStore, type SessionStore } from '@arcadia/postgres';
+import { defineStore, type SessionStore } from '@arcadia/postgres';
 import type { Logger } from '@arcadia/observability';
 import { migrationsList } from '../migrations/index.js';
 
@@ -190,13 +190,9 @@ export function openConversationDatabase(options: {
   logger?: Logger | undefined;
   poolSize?: number | undefined;
 }): Promise<ConversationDatabase> {
-  return openSessionStore({
-    databaseUrl: options.databaseUrl,
-    entities: [],
-    migrationsList,
-    migrationLock: 0x63686174n, // "chat"
-    logger: options.logger,
-    poolSize: options.poolSize,
+  return defineStore({
+    name: 'chat',
+    migrations: migrationsList,
     repository: createRepository,
-  });
+  })(options);
 }

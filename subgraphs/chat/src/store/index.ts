@@ -8,6 +8,7 @@ import type { ChatConfig } from '../env.js';
 import { openConversationDatabase, type ConversationDatabase } from './conversations.js';
 import { openLiveStore, type LiveStore } from './live.js';
 import { openMessageStore, type MessageStore } from './messages.js';
+import { createSendMessage, type MessageToSend, type SentMessage } from './send.js';
 
 export type {
   ConversationKind,
@@ -23,12 +24,19 @@ export {
   type MessageStore,
   type ReceiptRow,
 } from './messages.js';
+export type { MessageToSend, SentMessage } from './send.js';
 
 /** Everything chat keeps. */
 export interface Store {
   readonly conversations: ConversationDatabase;
   readonly messages: MessageStore;
   readonly live: LiveStore;
+  /**
+   * Sends a message once per (conversation, sender, client message id): a
+   * repeat, concurrent or later, writes nothing and returns the first send's
+   * message (`isNew: false`).
+   */
+  sendMessage(message: MessageToSend): Promise<SentMessage>;
   /** Throws when a store does not answer; drives `/ready`. */
   ping(): Promise<void>;
   close(): Promise<void>;
@@ -55,6 +63,7 @@ export async function openStore(
     redisUrl: config.REDIS_URL,
     prefix: config.REDIS_KEY_PREFIX,
     sendLimit: { points: config.CHAT_SEND_LIMIT, durationSeconds: config.CHAT_SEND_WINDOW_SECONDS },
+    logger,
   });
   try {
     const [conversations, messages] = await Promise.all([
@@ -72,6 +81,7 @@ export async function openStore(
       conversations,
       messages,
       live,
+      sendMessage: createSendMessage(live, messages),
       async ping() {
         await Promise.all([conversations.ping(), messages.ping(), live.ping()]);
       },

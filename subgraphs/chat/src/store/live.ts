@@ -12,6 +12,8 @@
  */
 import { Redis } from 'ioredis';
 import { RateLimiterRedis, RateLimiterRes } from 'rate-limiter-flexible';
+import type { Logger } from '@arcadia/observability';
+import { createRedisConnection, defineScripts, luaScript } from '@arcadia/redis';
 
 /** Largest unread count kept per conversation; more shows as this many. */
 export const UNREAD_CAP = 1000;
@@ -19,34 +21,12 @@ export const UNREAD_CAP = 1000;
 // Lower than every member (hex strings), so reads never remove it.
 const SENTINEL = '!';
 
-const NEXT_MICROS = `
-local t = redis.call('TIME')
-local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
-local last = tonumber(redis.call('GET', KEYS[1]) or '0')
-if now <= last then now = last + 1 end
-redis.call('SET', KEYS[1], string.format('%.0f', now), 'PX', ARGV[1])
-return string.format('%.0f', now)`;
-
-const ADD_UNREAD = `
-for i, key in ipairs(KEYS) do
-  if redis.call('EXISTS', key) == 1 then
-    redis.call('ZADD', key, 0, ARGV[1])
-    local extra = redis.call('ZCARD', key) - 1 - tonumber(ARGV[2])
-    if extra > 0 then redis.call('ZREMRANGEBYRANK', key, 1, extra) end
-  end
-end
-return 0`;
-
-const READ_UP_TO = `
-if redis.call('EXISTS', KEYS[1]) == 0 then return -1 end
-redis.call('ZREMRANGEBYLEX', KEYS[1], '(' .. ARGV[2], '[' .. ARGV[1])
-return redis.call('ZCARD', KEYS[1]) - 1`;
-
-const REBUILD = `
-if redis.call('EXISTS', KEYS[1]) == 1 then return redis.call('ZCARD', KEYS[1]) - 1 end
-redis.call('ZADD', KEYS[1], 0, ARGV[1])
-for i = 2, #ARGV do redis.call('ZADD', KEYS[1], 0, ARGV[i]) end
-return redis.call('ZCARD', KEYS[1]) - 1`;
+// The scripts, read once when this module loads and run by SHA.
+const lua = (name: string) => new URL(`../../lua/${name}.lua`, import.meta.url);
+const NEXT_MICROS = luaScript<string>(lua('next-micros'), { keys: 1 });
+const ADD_UNREAD = luaScript<number>(lua('add-unread'), { keys: 1 });
+const READ_UP_TO = luaScript<number>(lua('read-up-to'), { keys: 1 });
+const REBUILD_UNREAD = luaScript<number>(lua('rebuild-unread'), { keys: 1 });
 
 /** The Redis side of the chat store. */
 export interface LiveStore {
@@ -97,24 +77,23 @@ export function openLiveStore(options: {
   /** Key prefix, e.g. `arcadia:`. */
   prefix: string;
   sendLimit: { points: number; durationSeconds: number };
+  /** Where connection problems are logged (once per outage). */
+  logger?: Logger | undefined;
 }): LiveStore {
-  const redis = new Redis(options.redisUrl, { maxRetriesPerRequest: 2 });
-  // ioredis reconnects by itself; without a listener an error would crash the process.
-  redis.on('error', () => undefined);
-  // Sent once and run by SHA afterwards (EVALSHA), not re-sent with every call.
-  const scripts = {
-    chatNextMicros: NEXT_MICROS,
-    chatAddUnread: ADD_UNREAD,
-    chatReadUpTo: READ_UP_TO,
-    chatRebuildUnread: REBUILD,
-  };
-  for (const [name, lua] of Object.entries(scripts))
-    redis.defineCommand(name, { numberOfKeys: 1, lua });
-  const run = (name: keyof typeof scripts, key: string, ...args: (string | number)[]) =>
-    (redis as unknown as Record<string, (...a: unknown[]) => Promise<unknown>>)[name]!(
-      key,
-      ...args,
-    );
+  // Request paths only: while Redis is away a command fails fast instead of
+  // holding the request; the connection logs the outage and reconnects.
+  const redis = createRedisConnection({
+    url: options.redisUrl,
+    name: 'chat-live',
+    use: 'commands',
+    ...(options.logger ? { logger: options.logger } : {}),
+  });
+  const scripts = defineScripts(redis, {
+    nextMicros: NEXT_MICROS,
+    addUnread: ADD_UNREAD,
+    readUpTo: READ_UP_TO,
+    rebuildUnread: REBUILD_UNREAD,
+  });
   const p = `${options.prefix}chat:`;
   // Keys of one user share a hash tag, so their counts come from one Redis Cluster node.
   const unreadKey = (conversationId: string, userId: string) =>
@@ -129,13 +108,7 @@ export function openLiveStore(options: {
   return {
     redis,
     async nextMicros(conversationId) {
-      const value = (await redis.eval(
-        NEXT_MICROS,
-        1,
-        `${p}clock:{${conversationId}}`,
-        3_600_000,
-      )) as string;
-      return Number(value);
+      return Number(await scripts.nextMicros([`${p}clock:{${conversationId}}`], [3_600_000]));
     },
     async claimClientMessage(conversationId, senderId, clientMessageId, timeId) {
       // SET … NX GET: sets and answers null, or answers the value already there.
@@ -161,21 +134,17 @@ export function openLiveStore(options: {
       // One call per member: the keys live on different Cluster nodes.
       const pipeline = redis.pipeline();
       for (const userId of userIds) {
-        (pipeline as unknown as Record<string, (...a: unknown[]) => unknown>).chatAddUnread!(
-          unreadKey(conversationId, userId),
-          sortKey,
-          UNREAD_CAP,
+        scripts.addUnread.queue(
+          pipeline,
+          [unreadKey(conversationId, userId)],
+          [sortKey, UNREAD_CAP],
         );
       }
-      await pipeline.exec();
+      // A pipeline resolves whatever its commands answered: the first failure is the caller's.
+      for (const [error] of (await pipeline.exec()) ?? []) if (error) throw error;
     },
     async readUpTo(conversationId, userId, sortKey) {
-      const left = (await run(
-        'chatReadUpTo',
-        unreadKey(conversationId, userId),
-        sortKey,
-        SENTINEL,
-      )) as number;
+      const left = await scripts.readUpTo([unreadKey(conversationId, userId)], [sortKey, SENTINEL]);
       return left < 0 ? null : left;
     },
     async unreadCounts(userId, conversationIds) {
@@ -189,12 +158,10 @@ export function openLiveStore(options: {
       });
     },
     async rebuildUnread(conversationId, userId, sortKeys) {
-      const count = (await run(
-        'chatRebuildUnread',
-        unreadKey(conversationId, userId),
-        SENTINEL,
-        ...sortKeys,
-      )) as number;
+      const count = await scripts.rebuildUnread(
+        [unreadKey(conversationId, userId)],
+        [SENTINEL, ...sortKeys],
+      );
       return Math.min(count, UNREAD_CAP);
     },
     async claimTyping(conversationId, userId, intervalMs) {
@@ -221,7 +188,7 @@ export function openLiveStore(options: {
       await redis.ping();
     },
     async close() {
-      await redis.quit().catch(() => redis.disconnect());
+      await redis.close();
     },
   };
 }

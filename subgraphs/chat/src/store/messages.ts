@@ -132,6 +132,7 @@ export interface MessageStore {
   /**
    * Writes a message once per (conversation, sender, client id), given the
    * outcome of claiming the client id in Redis (`LiveStore.claimClientMessage`).
+   * The domain sends through `Store.sendMessage` (send.ts), which does both.
    */
   send(message: NewMessage, claim: ClientMessageClaim): Promise<SendResult>;
   byRef(conversationId: string, timeId: string): Promise<MessageRow | null>;

@@ -1,0 +1,54 @@
+import { ANONYMOUS, bearerToken, type Caller, type createTokenVerifier } from '@arcadia/auth';
+
+/** Who is calling, as one bearer token says. */
+export interface Authenticated {
+  caller: Caller;
+  /** When the token stops being valid; null for anonymous callers. */
+  expiresAt: Date | null;
+}
+
+/**
+ * Turns an `Authorization` value into the caller: anonymous without one,
+ * the token's subject with a valid bearer token. Anything else throws
+ * UNAUTHENTICATED (HTTP 401) with a `reason` (`TOKEN_EXPIRED`, `TOKEN_INVALID`).
+ */
+export type Authenticate = (authorization: unknown) => Promise<Authenticated>;
+
+/** `WWW-Authenticate` of a response that refused the caller's token. */
+export const INVALID_TOKEN_CHALLENGE = 'Bearer error="invalid_token"';
+
+/**
+ * The router's one authentication, for every transport: the HTTP
+ * `Authorization` header, the SSE request's, and the graphql-ws
+ * `connection_init` payload (see {@link authorizationFromConnectionParams}).
+ */
+export function createAuthenticator(
+  verifier: ReturnType<typeof createTokenVerifier>,
+): Authenticate {
+  return async (authorization) => {
+    // Anything but a string (a number, an object in connection params) is
+    // not a bearer token; bearerToken refuses it like a malformed header.
+    const header =
+      authorization == null || typeof authorization === 'string'
+        ? authorization
+        : JSON.stringify(authorization);
+    const token = bearerToken(header);
+    if (token === null) return { caller: ANONYMOUS, expiresAt: null };
+    const { expiresAt, ...caller } = await verifier.verify(token);
+    return { caller, expiresAt };
+  };
+}
+
+/**
+ * The `Authorization` value of a graphql-ws `connection_init` payload:
+ * `authorization` or `Authorization`, at the top level or, as Apollo
+ * Sandbox may send it, under `headers`.
+ */
+export function authorizationFromConnectionParams(
+  params: Readonly<Record<string, unknown>> | undefined,
+): unknown {
+  const top = params ?? {};
+  const nested =
+    top.headers && typeof top.headers === 'object' ? (top.headers as Record<string, unknown>) : {};
+  return top.authorization ?? top.Authorization ?? nested.authorization ?? nested.Authorization;
+}

@@ -1,0 +1,83 @@
+/**
+ * The router's one authentication: the same caller and the same refusals
+ * for the HTTP header, the SSE request and the graphql-ws connection params.
+ */
+import { beforeAll, describe, expect, it } from 'vitest';
+import { createTokenSigner, createTokenVerifier, generateJwtKey, publicJwks } from '@arcadia/auth';
+import { UserError } from '@arcadia/errors';
+import {
+  authorizationFromConnectionParams,
+  createAuthenticator,
+  type Authenticate,
+} from '../src/auth.js';
+
+let authenticate: Authenticate;
+let signer: ReturnType<typeof createTokenSigner>;
+
+beforeAll(async () => {
+  const key = await generateJwtKey();
+  signer = createTokenSigner([key]);
+  authenticate = createAuthenticator(createTokenVerifier({ jwks: publicJwks([key]) }));
+});
+
+/** The refusal `authorization` gets: UNAUTHENTICATED, HTTP 401, with its reason. */
+async function refusal(authorization: unknown) {
+  const error = await authenticate(authorization).then(
+    () => undefined,
+    (e: unknown) => e,
+  );
+  expect(error).toBeInstanceOf(UserError);
+  const { extensions } = error as UserError;
+  expect(extensions).toMatchObject({ code: 'UNAUTHENTICATED', http: { status: 401 } });
+  return extensions.reason;
+}
+
+describe('authentication', () => {
+  it('treats a missing or empty Authorization as the anonymous caller', async () => {
+    for (const absent of [undefined, null, '']) {
+      expect(await authenticate(absent)).toEqual({
+        caller: { userId: null, roles: [], scopes: [] },
+        expiresAt: null,
+      });
+    }
+  });
+
+  it("gives a valid bearer token's caller and when the token expires", async () => {
+    const { token, expiresAt } = await signer.sign(
+      { userId: 'u1', roles: ['USER'], scopes: ['store:read'], clientId: 'studio' },
+      60,
+    );
+    expect(await authenticate(`Bearer ${token}`)).toEqual({
+      caller: { userId: 'u1', roles: ['USER'], scopes: ['store:read'], clientId: 'studio' },
+      expiresAt,
+    });
+  });
+
+  it('refuses an expired token with TOKEN_EXPIRED', async () => {
+    const { token } = await signer.sign({ userId: 'u1', roles: [], scopes: [] }, -60);
+    expect(await refusal(`Bearer ${token}`)).toBe('TOKEN_EXPIRED');
+  });
+
+  it('refuses garbage, other schemes and values that are not strings with TOKEN_INVALID', async () => {
+    for (const bad of ['Bearer junk', 'Basic dXNlcjpwYXNz', 42, { token: 'x' }, ['Bearer x']]) {
+      expect(await refusal(bad)).toBe('TOKEN_INVALID');
+    }
+  });
+});
+
+describe('the authorization of graphql-ws connection params', () => {
+  it('is read from authorization or Authorization, at the top or under headers', () => {
+    expect(authorizationFromConnectionParams({ authorization: 'a' })).toBe('a');
+    expect(authorizationFromConnectionParams({ Authorization: 'b' })).toBe('b');
+    expect(authorizationFromConnectionParams({ headers: { authorization: 'c' } })).toBe('c');
+    expect(authorizationFromConnectionParams({ headers: { Authorization: 'd' } })).toBe('d');
+  });
+
+  it('prefers the top level, and is absent when nothing carries it', () => {
+    expect(
+      authorizationFromConnectionParams({ authorization: 'top', headers: { authorization: 'x' } }),
+    ).toBe('top');
+    expect(authorizationFromConnectionParams({ headers: 'not an object' })).toBeUndefined();
+    expect(authorizationFromConnectionParams(undefined)).toBeUndefined();
+  });
+});

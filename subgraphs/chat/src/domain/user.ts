@@ -1,0 +1,4 @@
+/** A user as chat knows them: by id, resolved by accounts. */
+export interface UserModel {
+  readonly id: string;
+}
