@@ -4,51 +4,36 @@
  * gets over HTTP, the log line differing only in `transport`.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createTokenSigner, type KeyMaterial } from '@arcadia/auth';
-import {
-  eventually,
-  startSupergraph,
-  testKeyMaterial,
-  type TestSupergraph,
-} from '@arcadia/testing';
+import { createTokenSigner } from '@arcadia/auth';
 import { postJson } from './fixtures.js';
 import { metricValue } from './metrics-text.js';
 import {
   completion,
   connectWs,
-  notesSubgraph,
   overSse,
   overWs,
-  startLoggedRouter,
+  startNotesStack,
   type LoggedRouter,
+  type NotesStack,
 } from './transport-fixtures.js';
 
-let keys: KeyMaterial;
-let supergraph: TestSupergraph;
+let stack: NotesStack;
 let router: LoggedRouter;
 let token: string;
 
 beforeAll(async () => {
-  keys = await testKeyMaterial();
-  supergraph = await startSupergraph({ subgraphs: [notesSubgraph(keys).server], keys });
-  router = await startLoggedRouter(supergraph, keys);
-  ({ token } = await createTokenSigner(keys.jwtKeys).sign(
+  stack = await startNotesStack();
+  ({ router } = stack);
+  ({ token } = await createTokenSigner(stack.keys.jwtKeys).sign(
     { userId: 'u1', roles: ['USER'], scopes: [], clientId: 'studio-1' },
     300,
   ));
 });
-afterAll(async () => {
-  await router?.close();
-  await supergraph?.stop();
-});
+afterAll(() => stack?.stop());
 
 /** The access log line of `operationName` over `transport`, once it is written. */
-function accessLine(operationName: string, transport: string) {
-  return eventually(
-    () => router.accessLines(operationName).find((line) => line.transport === transport),
-    { what: `the ${transport} access log line of ${operationName}` },
-  );
-}
+const accessLine = (operationName: string, transport: string) =>
+  router.accessLine(operationName, transport);
 
 let controls = 0;
 /**

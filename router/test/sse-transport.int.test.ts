@@ -5,44 +5,30 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTokenSigner, type KeyMaterial } from '@arcadia/auth';
-import {
-  eventually,
-  startSupergraph,
-  testKeyMaterial,
-  type TestSupergraph,
-} from '@arcadia/testing';
+import { eventually } from '@arcadia/testing';
 import { postJson } from './fixtures.js';
 import {
   completion,
-  notesSubgraph,
   overSse,
-  startLoggedRouter,
+  startNotesStack,
   type LoggedRouter,
+  type NotesStack,
   type NotesInstance,
 } from './transport-fixtures.js';
 
+let stack: NotesStack;
 let keys: KeyMaterial;
 let notes: NotesInstance;
-let supergraph: TestSupergraph;
 let router: LoggedRouter;
 
 beforeAll(async () => {
-  keys = await testKeyMaterial();
-  notes = notesSubgraph(keys);
-  supergraph = await startSupergraph({ subgraphs: [notes.server], keys });
-  router = await startLoggedRouter(supergraph, keys);
+  stack = await startNotesStack();
+  ({ keys, notes, router } = stack);
 });
-afterAll(async () => {
-  await router?.close();
-  await supergraph?.stop();
-});
+afterAll(() => stack?.stop());
 
-function accessLine(operationName: string, transport = 'sse') {
-  return eventually(
-    () => router.accessLines(operationName).find((line) => line.transport === transport),
-    { what: `the ${transport} access log line of ${operationName}` },
-  );
-}
+const accessLine = (operationName: string, transport = 'sse') =>
+  router.accessLine(operationName, transport);
 
 /** Posts `body` asking for an event stream; resolves to the status, headers and raw text. */
 async function postEventStream(body: unknown, headers: Record<string, string> = {}) {

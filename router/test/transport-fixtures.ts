@@ -14,7 +14,13 @@ import type { KeyMaterial } from '@arcadia/auth';
 import { ErrorCode, UserError } from '@arcadia/errors';
 import { createLogger } from '@arcadia/observability';
 import { createSubgraphServer, type BaseContext, type SubgraphServer } from '@arcadia/subgraph-kit';
-import { eventually, uniqueName, type TestSupergraph } from '@arcadia/testing';
+import {
+  eventually,
+  startSupergraph,
+  testKeyMaterial,
+  uniqueName,
+  type TestSupergraph,
+} from '@arcadia/testing';
 import { createRouter, parseRouterEnv, type Router } from '../src/index.js';
 
 interface Note {
@@ -139,6 +145,8 @@ export interface LoggedRouter {
   readonly lines: Record<string, any>[];
   /** The access log lines (`graphql request`) of operation `operationName`. */
   accessLines(operationName: string): Record<string, any>[];
+  /** Waits for the access log line of `operationName` (over `transport`, when given). */
+  accessLine(operationName: string, transport?: string): Promise<Record<string, any>>;
   /** The text of `/metrics`. */
   metrics(): Promise<string>;
   close(): Promise<void>;
@@ -176,17 +184,59 @@ export async function startLoggedRouter(
     logger: createLogger('router', 'info', destination),
   });
   const url = await router.listen(0, '127.0.0.1');
+  const accessLines = (operationName: string) =>
+    lines.filter((l) => l.msg === 'graphql request' && l.operationName === operationName);
   return {
     router,
     url,
     wsUrl: url.replace(/^http/, 'ws'),
     redisKeyPrefix: config.REDIS_KEY_PREFIX,
     lines,
-    accessLines: (operationName) =>
-      lines.filter((l) => l.msg === 'graphql request' && l.operationName === operationName),
+    accessLines,
+    accessLine: (operationName, transport) =>
+      eventually(
+        () =>
+          accessLines(operationName).find(
+            (line) => transport === undefined || line.transport === transport,
+          ),
+        { what: `the ${transport ?? ''} access log line of ${operationName}` },
+      ),
     metrics: async () => (await fetch(url.replace(/\/graphql$/, '/metrics'))).text(),
     close: () => router.close(),
   };
+}
+
+/** The notes subgraph behind a logged router, on keys of their own: what each transport test starts. */
+export interface NotesStack {
+  readonly keys: KeyMaterial;
+  readonly notes: NotesInstance;
+  readonly supergraph: TestSupergraph;
+  readonly router: LoggedRouter;
+  /** Stops the router, then the subgraph. */
+  stop(): Promise<void>;
+}
+
+/** Starts {@link NotesStack}; `env` overrides router variables. */
+export async function startNotesStack(env: Record<string, string> = {}): Promise<NotesStack> {
+  const keys = await testKeyMaterial();
+  const notes = notesSubgraph(keys);
+  const supergraph = await startSupergraph({ subgraphs: [notes.server], keys });
+  try {
+    const router = await startLoggedRouter(supergraph, keys, env);
+    return {
+      keys,
+      notes,
+      supergraph,
+      router,
+      async stop() {
+        await router.close();
+        await supergraph.stop();
+      },
+    };
+  } catch (error) {
+    await supergraph.stop();
+    throw error;
+  }
 }
 
 /** A graphql-ws client of `wsUrl` that waits for the router's acknowledgement. */

@@ -10,37 +10,29 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTokenSigner, type KeyMaterial } from '@arcadia/auth';
 import { parseEnv, servicesEnv } from '@arcadia/config';
 import { createRedisConnection } from '@arcadia/redis';
-import {
-  eventually,
-  startSupergraph,
-  testKeyMaterial,
-  type TestSupergraph,
-} from '@arcadia/testing';
+import { eventually } from '@arcadia/testing';
 import { postJson } from './fixtures.js';
 import {
   completion,
   connectWs,
-  notesSubgraph,
   overWs,
-  startLoggedRouter,
+  startNotesStack,
   type LoggedRouter,
+  type NotesStack,
   type NotesInstance,
 } from './transport-fixtures.js';
 
+let stack: NotesStack;
 let keys: KeyMaterial;
 let notes: NotesInstance;
-let supergraph: TestSupergraph;
 let router: LoggedRouter;
 
 beforeAll(async () => {
-  keys = await testKeyMaterial();
-  notes = notesSubgraph(keys);
-  supergraph = await startSupergraph({ subgraphs: [notes.server], keys });
-  router = await startLoggedRouter(supergraph, keys);
+  stack = await startNotesStack();
+  ({ keys, notes, router } = stack);
 });
 afterAll(async () => {
-  await router?.close();
-  await supergraph?.stop();
+  await stack?.stop();
   // Leave the shared Redis as we found it: the persisted queries registered here.
   const redis = createRedisConnection({
     url: parseEnv('ws-transport-test', servicesEnv.redis).REDIS_URL,
@@ -52,11 +44,7 @@ afterAll(async () => {
   await redis.close();
 });
 
-function accessLine(operationName: string) {
-  return eventually(() => router.accessLines(operationName)[0], {
-    what: `the access log line of ${operationName}`,
-  });
-}
+const accessLine = (operationName: string) => router.accessLine(operationName);
 
 /** A raw graphql-transport-ws socket, acknowledged; `messages` are parsed with graphql-ws's own parser. */
 async function rawSocket() {

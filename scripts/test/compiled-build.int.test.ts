@@ -1,13 +1,18 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { createRequire } from 'node:module';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseEnv, servicesEnv } from '@arcadia/config';
-import { createTestDatabase, eventually, uniqueName, type TestDatabase } from '@arcadia/testing';
+import {
+  createTestDatabase,
+  eventually,
+  freePort,
+  uniqueName,
+  type TestDatabase,
+} from '@arcadia/testing';
 import { repoRoot } from '../build-references.js';
 
 // Production runs `node --conditions=compiled <workspace>/dist/<entry>.js`
@@ -23,14 +28,6 @@ const tsc = createRequire(import.meta.url).resolve('typescript/bin/tsc');
 // fail in the image, which has no sources. Turned off, it fails here too.
 const noTypeStripping = 'typescript' in process.features ? ['--no-experimental-strip-types'] : [];
 const { REDIS_URL } = parseEnv('compiled-build-test', servicesEnv.redis);
-
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as { port: number };
-  await new Promise((resolve) => server.close(resolve));
-  return port;
-}
 
 interface Compiled {
   readonly url: string;

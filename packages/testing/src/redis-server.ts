@@ -28,7 +28,8 @@ export interface PrivateRedisOptions {
   args?: string[];
 }
 
-async function freePort(): Promise<number> {
+/** A TCP port free on 127.0.0.1 right now, for a process that cannot listen on port 0 itself. */
+export async function freePort(): Promise<number> {
   const server = createServer();
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const { port } = server.address() as { port: number };
