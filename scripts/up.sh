@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # `npm run up`: dependencies, local services, composition, then the router,
-# every subgraph and every worker in the foreground; Ctrl-C stops them all.
+# every subgraph and every worker in the foreground; a process that crashes is
+# restarted with back-off; Ctrl-C stops them all.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/ensure-deps.sh

@@ -304,6 +304,10 @@ function gatewayCommand(
         SUPERGRAPH_PATH: ctx.supergraphPath,
         LOG_LEVEL: 'warn',
         REDIS_KEY_PREFIX: `bench:${ctx.runId}:router:`,
+        // The benchmark's clients all come from 127.0.0.1; a router from
+        // `npm run up` may hold the default metrics port.
+        MAX_CONNECTIONS_PER_CLIENT: '0',
+        METRICS_PORT: '0',
       },
       healthUrl: `http://127.0.0.1:${port}/health`,
     };

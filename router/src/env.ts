@@ -22,6 +22,7 @@ const shape = {
   PORT: env.port(4000),
   /** Interface to listen on; 0.0.0.0 so a container's port mapping reaches it. */
   HOST: z.string().default('0.0.0.0'),
+  ...servicesEnv.metrics(9400),
   /** Federation 2 supergraph SDL the router serves (read by main.ts only). */
   SUPERGRAPH_PATH: z.string().default(defaultSupergraphPath),
   /** `name=url,…`: replaces the URL the supergraph's join__graph gives a subgraph. */
@@ -36,11 +37,30 @@ const shape = {
   MAX_TOKENS: env.int(5000),
   MAX_ROOT_FIELDS: env.int(20),
   MAX_DIRECTIVES: env.int(50),
+  /**
+   * `ofType` fields along one path of an introspection query. The standard
+   * query (graphql-js's, which Sandbox and graphql-codegen send) has 9.
+   */
+  MAX_INTROSPECTION_DEPTH: env.int(10),
   /** Largest accepted request body, in `bytes` notation (`100kb`, `1mb`). */
   BODY_LIMIT: z
     .string()
     .regex(/^\d+(\.\d+)?\s*(b|kb|mb)?$/i, 'expected a size such as 100kb or 1mb')
     .default('100kb'),
+  /** Time a connection has to send a request's headers (from connecting, or its previous response); 408 then. */
+  HTTP_HEADERS_TIMEOUT_MS: z.coerce.number().int().min(1).default(10_000),
+  /** Time a connection has to send a whole request (at least HTTP_HEADERS_TIMEOUT_MS); 408 then. */
+  HTTP_REQUEST_TIMEOUT_MS: z.coerce.number().int().min(1).default(30_000),
+  /** Time a graphql-ws socket has to send `connection_init`; closed with 4408 then. */
+  WS_INIT_TIMEOUT_MS: z.coerce.number().int().min(1).default(3_000),
+  /** Time an acknowledged graphql-ws socket may stay without an operation; closed with 1000 "Idle timeout" then. */
+  WS_IDLE_TIMEOUT_MS: z.coerce.number().int().min(1).default(30_000),
+  /**
+   * Open connections (HTTP keep-alive and WebSocket) per client address;
+   * more are refused with HTTP 429. 0: no cap (behind a proxy that does not
+   * forward the client's address, every client shares the proxy's).
+   */
+  MAX_CONNECTIONS_PER_CLIENT: z.coerce.number().int().min(0).default(100),
   /** Schema introspection for Sandbox and codegen; the schema is public API anyway. */
   INTROSPECTION: env.bool(true),
   /** Per-fetch budget for one subgraph request, headers and body included. */

@@ -23,12 +23,15 @@ export interface QueryLimits {
   maxTokens: number;
   maxRootFields: number;
   maxDirectives: number;
+  /** `ofType` fields along one path of an introspection query (the standard query has 9). */
+  maxIntrospectionDepth: number;
   /** When introspection is off, "Did you mean …" hints would leak field names. */
   blockFieldSuggestions: boolean;
 }
 
 /** Which limit an operation broke, in `extensions.limit`. */
-export type LimitName = 'depth' | 'aliases' | 'cost' | 'tokens' | 'rootFields' | 'directives';
+export type LimitName =
+  'depth' | 'aliases' | 'cost' | 'tokens' | 'rootFields' | 'directives' | 'introspectionDepth';
 
 /** The QUERY_TOO_COMPLEX error of a broken limit. */
 function tooComplex(message: string, limit: LimitName): UserError {
@@ -90,6 +93,60 @@ function maxRootFieldsVisitor(context: ValidationContext, max: number, reject: R
 }
 
 /**
+ * Caps the `ofType` fields along any one path of an operation. graphql-armor's
+ * depth and cost rules skip `__schema` (the standard introspection query is
+ * deeper than operations may be), and graphql-js's own introspection rule
+ * counts only the list fields (`fields`, `interfaces`, `possibleTypes`,
+ * `inputFields`): without this, `ofType` nested fifty deep is answered.
+ * `ofType` exists only on `__Type`, so the field name alone identifies it.
+ * A fragment's depth is computed once per validation (fragments spread
+ * each other without bound otherwise); a cycle counts as 0 here and is
+ * refused by graphql-js's NoFragmentCyclesRule.
+ */
+function maxIntrospectionDepthVisitor(
+  context: ValidationContext,
+  max: number,
+  reject: Reject,
+): ASTVisitor {
+  const fragmentDepths = new Map<string, number>();
+  const depth = (selectionSet: SelectionSetNode): number => {
+    let deepest = 0;
+    for (const selection of selectionSet.selections) {
+      let found = 0;
+      if (selection.kind === Kind.FIELD) {
+        const below = selection.selectionSet ? depth(selection.selectionSet) : 0;
+        found = below + (selection.name.value === 'ofType' ? 1 : 0);
+      } else if (selection.kind === Kind.INLINE_FRAGMENT) {
+        found = depth(selection.selectionSet);
+      } else {
+        const name = selection.name.value;
+        if (!fragmentDepths.has(name)) {
+          // Marks the fragment as under way, so that a cycle ends here.
+          fragmentDepths.set(name, 0);
+          const fragment = context.getFragment(name);
+          if (fragment) fragmentDepths.set(name, depth(fragment.selectionSet));
+        }
+        found = fragmentDepths.get(name)!;
+      }
+      deepest = Math.max(deepest, found);
+    }
+    return deepest;
+  };
+  return {
+    OperationDefinition(node) {
+      const found = depth(node.selectionSet);
+      if (found > max) {
+        reject(
+          'introspectionDepth',
+          `Introspection depth limit of ${max} exceeded, found ${found}.`,
+        );
+      }
+      return false;
+    },
+  };
+}
+
+/**
  * graphql-armor's depth, aliases, cost and directives rules, reporting to
  * `reject` (armor's default for Apollo reports BAD_USER_INPUT). Built per
  * validation so that `reject` can close over that validation's state; it
@@ -136,6 +193,7 @@ export function limitRule(limits: QueryLimits): ValidationRule {
     const checks = [
       ...armorRules(limits, reject).map((rule) => rule(context)),
       maxRootFieldsVisitor(context, limits.maxRootFields, reject),
+      maxIntrospectionDepthVisitor(context, limits.maxIntrospectionDepth, reject),
     ];
     const skip = () => (rejected ? null : undefined);
     // The checks run first on each definition, then `skip` sees their verdict.

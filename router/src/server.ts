@@ -12,10 +12,12 @@ import {
   type Caller,
   type KeyMaterial,
 } from '@arcadia/auth';
+import { createMetricsServer } from '@arcadia/lifecycle';
 import type { Logger } from '@arcadia/observability';
 import { createPresence } from '@arcadia/presence';
 import { createRedisConnection } from '@arcadia/redis';
 import { createAuthenticator } from './auth.js';
+import { connectionLimiter, httpServerOptions } from './connection-limits.js';
 import type { RouterConfig } from './env.js';
 import { createFormatError, httpErrorHandler, notFound } from './errors.js';
 import { queryLimits } from './limits.js';
@@ -40,6 +42,11 @@ export interface Router {
   readonly httpServer: Server;
   /** Starts listening; resolves to the GraphQL URL (`http://host:port/graphql`). */
   listen(port: number, host?: string): Promise<string>;
+  /**
+   * Serves `/metrics` on a port of its own (METRICS_HOST by default);
+   * resolves to its URL (`http://host:port/metrics`). The public port has no `/metrics`.
+   */
+  listenMetrics(port: number, host?: string): Promise<string>;
   /**
    * Drains open requests, stops the gateway, takes this instance's sockets
    * out of presence and closes Redis. Safe to call twice.
@@ -69,9 +76,10 @@ function displayUrl(host: string, port: number): string {
 /**
  * Builds the Arcadia router: @apollo/gateway over `supergraphSdl`, served by
  * Apollo Server on `/graphql` (and `/`) with JWT auth, signed caller
- * forwarding, operation limits, Redis-backed APQ, CORS, `/health`, `/ready`
- * and `/metrics`. The gateway is loaded before this resolves; nothing
- * listens until {@link Router.listen}.
+ * forwarding, operation limits, Redis-backed APQ, CORS, `/health` and
+ * `/ready`, and `/metrics` on a listener of its own. The gateway is loaded
+ * before this resolves; nothing listens until {@link Router.listen} (and
+ * {@link Router.listenMetrics}).
  */
 export async function createRouter(deps: RouterDeps): Promise<Router> {
   const { config, supergraphSdl, keys, logger } = deps;
@@ -126,7 +134,16 @@ export async function createRouter(deps: RouterDeps): Promise<Router> {
 
   const app = express();
   app.disable('x-powered-by');
-  const httpServer = createHttpServer(app);
+  const httpServer = createHttpServer(
+    httpServerOptions({
+      headersTimeoutMs: config.HTTP_HEADERS_TIMEOUT_MS,
+      requestTimeoutMs: config.HTTP_REQUEST_TIMEOUT_MS,
+    }),
+    app,
+  );
+  // One count per client address for HTTP and WebSocket connections alike.
+  const connections = connectionLimiter(config.MAX_CONNECTIONS_PER_CLIENT);
+  app.use(connections.middleware);
   const limits = queryLimits({
     maxDepth: config.MAX_DEPTH,
     maxAliases: config.MAX_ALIASES,
@@ -134,6 +151,7 @@ export async function createRouter(deps: RouterDeps): Promise<Router> {
     maxTokens: config.MAX_TOKENS,
     maxRootFields: config.MAX_ROOT_FIELDS,
     maxDirectives: config.MAX_DIRECTIVES,
+    maxIntrospectionDepth: config.MAX_INTROSPECTION_DEPTH,
     blockFieldSuggestions: !config.INTROSPECTION,
   });
 
@@ -215,6 +233,9 @@ export async function createRouter(deps: RouterDeps): Promise<Router> {
     log,
     logger,
     maxSocketBufferBytes: config.SUBSCRIPTION_SOCKET_BUFFER_BYTES,
+    initTimeoutMs: config.WS_INIT_TIMEOUT_MS,
+    idleTimeoutMs: config.WS_IDLE_TIMEOUT_MS,
+    verifyClient: connections.verifyClient,
   });
 
   const unknown = Object.keys(config.SUBGRAPH_URLS).filter((name) => !subgraphs.has(name));
@@ -233,9 +254,6 @@ export async function createRouter(deps: RouterDeps): Promise<Router> {
       res.json({ status: 'ready', up });
     }
   });
-  app.get('/metrics', async (_req, res) => {
-    res.type(metrics.registry.contentType).send(await metrics.registry.metrics());
-  });
 
   app.all(
     GRAPHQL_PATHS,
@@ -251,6 +269,8 @@ export async function createRouter(deps: RouterDeps): Promise<Router> {
   );
   app.use(notFound);
   app.use(httpErrorHandler({ logger, bodyLimit: config.BODY_LIMIT }));
+
+  const metricsServer = createMetricsServer({ metrics: metrics.registry, logger });
 
   let closing: Promise<void> | undefined;
   return {
@@ -268,6 +288,9 @@ export async function createRouter(deps: RouterDeps): Promise<Router> {
       logger.info({ url, subgraphs: [...subgraphs.keys()] }, 'router listening');
       return url;
     },
+    async listenMetrics(port, host = config.METRICS_HOST) {
+      return `${await metricsServer.listen(port, host)}/metrics`;
+    },
     close() {
       closing ??= (async () => {
         // Subscriptions complete first (clients see `complete`), then their
@@ -280,6 +303,8 @@ export async function createRouter(deps: RouterDeps): Promise<Router> {
         // which Redis then receives before QUIT.
         await presence.close();
         await redis.close();
+        // Last, so that a final scrape still sees the shutdown.
+        await metricsServer.close();
       })();
       return closing;
     },

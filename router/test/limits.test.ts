@@ -4,7 +4,7 @@
  * broke it rather than in a module-level side channel.
  */
 import { ApolloServer } from '@apollo/server';
-import { buildSchema, parse, specifiedRules, validate } from 'graphql';
+import { buildSchema, getIntrospectionQuery, parse, specifiedRules, validate } from 'graphql';
 import { afterAll, describe, expect, it } from 'vitest';
 import { ANONYMOUS } from '@arcadia/auth';
 import { createLogger } from '@arcadia/observability';
@@ -29,6 +29,7 @@ const limits: QueryLimits = {
   maxTokens: 60,
   maxRootFields: 2,
   maxDirectives: 3,
+  maxIntrospectionDepth: 10,
   blockFieldSuggestions: false,
 };
 const rules = [...specifiedRules, limitRule(limits)];
@@ -89,6 +90,47 @@ describe('the limit rule', () => {
     expect(check('{ a zzz }')).toEqual([
       expect.objectContaining({ message: 'Cannot query field "zzz" on type "Query".' }),
     ]);
+  });
+});
+
+describe('the introspection limit', () => {
+  /** `{ __schema { types { <ofType nested n times> } } }`. */
+  const ofTypeChain = (n: number) =>
+    `{ __schema { types { ${'ofType { '.repeat(n)}name${' }'.repeat(n)} } } }`;
+
+  it('refuses an introspection query nesting ofType deeper than the limit', () => {
+    expect(check(ofTypeChain(50))).toEqual([
+      {
+        message: 'Introspection depth limit of 10 exceeded, found 50.',
+        code: 'QUERY_TOO_COMPLEX',
+        limit: 'introspectionDepth',
+      },
+    ]);
+    // The same through __type (which the depth and cost limits count too) and a fragment spreading another.
+    expect(
+      check(`{ __type(name: "Node") { ...T } } fragment T on __Type { ${'ofType { '.repeat(6)}...U${' }'.repeat(6)} }
+        fragment U on __Type { ${'ofType { '.repeat(6)}name${' }'.repeat(6)} }`),
+    ).toContainEqual(
+      expect.objectContaining({
+        limit: 'introspectionDepth',
+        message: expect.stringContaining('found 12'),
+      }),
+    );
+  });
+
+  it('accepts the standard introspection query of Sandbox and codegen, with every option', () => {
+    expect(check(ofTypeChain(10))).toEqual([]);
+    const all = {
+      descriptions: true,
+      specifiedByUrl: true,
+      directiveIsRepeatable: true,
+      schemaDescription: true,
+      inputValueDeprecation: true,
+      oneOf: true,
+    };
+    // Nine ofType levels deep, like Apollo Sandbox's and graphql-codegen's.
+    expect(check(getIntrospectionQuery())).toEqual([]);
+    expect(check(getIntrospectionQuery(all))).toEqual([]);
   });
 });
 

@@ -177,7 +177,7 @@ describe('router observability', () => {
     await postJson(secondUrl, {
       query: 'query ItemName { item(id: "1") { name owner { handle } } }',
     });
-    const text = await (await fetch(new URL('/metrics', secondUrl))).text();
+    const text = await (await fetch(await second.listenMetrics(0))).text();
     expect(text).toMatch(
       /graphql_requests_total\{[^}]*operation="ItemName"[^}]*outcome="success"[^}]*\} 1/,
     );
@@ -236,7 +236,7 @@ describe('a router with a subgraph down', () => {
     expect(await ready.json()).toMatchObject({ status: 'unavailable', down: ['accounts'] });
     expect((await fetch(`${origin}/health`)).status).toBe(200);
 
-    const metrics = await (await fetch(`${origin}/metrics`)).text();
+    const metrics = await (await fetch(await supergraph.router.listenMetrics(0))).text();
     expect(metrics).toMatch(/subgraph_fetch_errors_total\{[^}]*service="accounts"[^}]*\} [1-9]/);
     expect(metrics).toMatch(/graphql_requests_total\{[^}]*operation="Owner"[^}]*outcome="partial"/);
   });

@@ -147,7 +147,7 @@ export interface LoggedRouter {
   accessLines(operationName: string): Record<string, any>[];
   /** Waits for the access log line of `operationName` (over `transport`, when given). */
   accessLine(operationName: string, transport?: string): Promise<Record<string, any>>;
-  /** The text of `/metrics`. */
+  /** The text of `/metrics` (on the metrics port, started on first use). */
   metrics(): Promise<string>;
   close(): Promise<void>;
 }
@@ -184,6 +184,7 @@ export async function startLoggedRouter(
     logger: createLogger('router', 'info', destination),
   });
   const url = await router.listen(0, '127.0.0.1');
+  let metricsUrl: Promise<string> | undefined;
   const accessLines = (operationName: string) =>
     lines.filter((l) => l.msg === 'graphql request' && l.operationName === operationName);
   return {
@@ -201,7 +202,7 @@ export async function startLoggedRouter(
           ),
         { what: `the ${transport ?? ''} access log line of ${operationName}` },
       ),
-    metrics: async () => (await fetch(url.replace(/\/graphql$/, '/metrics'))).text(),
+    metrics: async () => (await fetch(await (metricsUrl ??= router.listenMetrics(0)))).text(),
     close: () => router.close(),
   };
 }

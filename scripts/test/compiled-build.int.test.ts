@@ -82,6 +82,7 @@ async function startCompiled(entry: string, env: Record<string, string>): Promis
       NODE_ENV: 'production',
       PORT: String(port),
       HOST: '127.0.0.1',
+      METRICS_PORT: '0',
       LOG_LEVEL: 'warn',
     },
     stdio: ['ignore', 'pipe', 'pipe'],

@@ -114,6 +114,16 @@ export const servicesEnv = {
     HOST: z.string().default('127.0.0.1'),
     LOG_LEVEL: env.logLevel(),
   }),
+  /**
+   * Where `/metrics` is served: off the public port, on loopback by default,
+   * for the operator's scraper only (metrics name operations, subgraphs and
+   * error rates). 0: any free port (tests, several instances on one host).
+   */
+  metrics: (defaultPort: number) => ({
+    METRICS_PORT: env.port(defaultPort),
+    /** 0.0.0.0 in a container whose scraper runs in another container. */
+    METRICS_HOST: z.string().default('127.0.0.1'),
+  }),
   postgres: { DATABASE_URL: env.url('postgres://arcadia:arcadia@127.0.0.1:5432/arcadia') },
   redis: { REDIS_URL: env.url('redis://127.0.0.1:6379') },
   cassandra: {

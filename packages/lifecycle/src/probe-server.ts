@@ -1,4 +1,4 @@
-import { createServer, type Server } from 'node:http';
+import { createServer, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { createMetricsRegistry, type Logger, type Registry } from '@arcadia/observability';
 import type { Service } from './run-service.js';
@@ -49,21 +49,55 @@ export function createProbeServer(options: ProbeServerOptions): ProbeServer {
       );
       return;
     }
-    if (path === '/metrics') {
-      metrics.metrics().then(
-        (text) => {
-          res.writeHead(200, { 'content-type': metrics.contentType });
-          res.end(text);
-        },
-        (error: unknown) => {
-          logger.error({ err: error }, 'metrics collection failed');
-          json(500, { error: 'metrics unavailable' });
-        },
-      );
-      return;
-    }
+    if (path === '/metrics') return serveMetrics(metrics, logger, res);
     json(404, { error: 'not found' });
   });
+  return listenable(httpServer);
+}
+
+/** Answers `res` with the Prometheus text of `metrics` (500 when collecting fails). */
+function serveMetrics(metrics: Registry, logger: Logger, res: ServerResponse): void {
+  metrics.metrics().then(
+    (text) => {
+      res.writeHead(200, { 'content-type': metrics.contentType });
+      res.end(text);
+    },
+    (error: unknown) => {
+      logger.error({ err: error }, 'metrics collection failed');
+      res.writeHead(500, { 'content-type': 'application/json' });
+      res.end(JSON.stringify({ error: 'metrics unavailable' }));
+    },
+  );
+}
+
+/** What {@link createMetricsServer} serves. */
+export interface MetricsServerOptions {
+  /** Served on `/metrics`. */
+  metrics: Registry;
+  logger: Logger;
+}
+
+/**
+ * `/metrics` alone, for a process whose public port serves clients (the
+ * router, subgraphs): metrics name operations, subgraphs and error rates,
+ * which are for the operator's scraper, so they get a port of their own,
+ * on 127.0.0.1 unless configured otherwise, instead of a public path.
+ */
+export function createMetricsServer(options: MetricsServerOptions): ProbeServer {
+  const { metrics, logger } = options;
+  const httpServer = createServer((req, res) => {
+    const path = (req.url ?? '/').split('?')[0];
+    if ((req.method === 'GET' || req.method === 'HEAD') && path === '/metrics') {
+      return serveMetrics(metrics, logger, res);
+    }
+    res.writeHead(404, { 'content-type': 'application/json' });
+    res.end(JSON.stringify({ error: 'not found' }));
+  });
+  return listenable(httpServer);
+}
+
+/** `httpServer` with the {@link ProbeServer} listen and close. */
+function listenable(httpServer: Server): ProbeServer {
   return {
     httpServer,
     async listen(port, host = '127.0.0.1') {

@@ -9,6 +9,10 @@ export interface ServiceConfig {
   readonly PORT: number;
   readonly HOST: string;
   readonly LOG_LEVEL: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
+  /** Port of the separate `/metrics` listener, for a service that has one (see {@link Service.listenMetrics}). */
+  readonly METRICS_PORT?: number | undefined;
+  /** Interface of the `/metrics` listener; 127.0.0.1 by default. */
+  readonly METRICS_HOST?: string | undefined;
 }
 
 /** Configuration of a service that signs or verifies tokens or the router's caller header. */
@@ -33,6 +37,12 @@ export interface StartContext<C> {
 export interface Service {
   /** Serves GraphQL (subgraphs, router) or probes and metrics (workers); resolves to the URL. */
   listen(port: number, host: string): Promise<string>;
+  /**
+   * Serves `/metrics` on a port of its own (services whose public port
+   * serves clients); resolves to the metrics URL. Called after `listen`
+   * when the configuration has METRICS_PORT.
+   */
+  listenMetrics?(port: number, host: string): Promise<string>;
   /** Stops taking work, lets what is running finish, releases stores and connections. */
   close(): Promise<void>;
 }
@@ -103,6 +113,13 @@ export async function runService<C extends ServiceConfig>(
     shutdown = closeOnSignals(() => service.close(), logger);
     const url = await service.listen(config.PORT, config.HOST);
     logger.info({ url }, `${definition.name} listening`);
+    if (service.listenMetrics && config.METRICS_PORT !== undefined) {
+      const metricsUrl = await service.listenMetrics(
+        config.METRICS_PORT,
+        config.METRICS_HOST ?? '127.0.0.1',
+      );
+      logger.info({ url: metricsUrl }, `${definition.name} metrics listening`);
+    }
     if (definition.banner) process.stdout.write(`${definition.banner(url)}\n`);
   } catch (error) {
     logger.fatal({ err: error }, `${definition.name} failed to start`);

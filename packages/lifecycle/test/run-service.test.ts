@@ -62,6 +62,19 @@ describe('runService', () => {
     expect(messages.indexOf('shutting down')).toBeLessThan(messages.indexOf('drained'));
   });
 
+  it('serves /metrics on METRICS_PORT, on 127.0.0.1 unless METRICS_HOST says otherwise', async () => {
+    const s = start({ FIXTURE_MODE: 'ok', METRICS_PORT: '0' });
+    await listening(s);
+    const line = await eventually(() => s.lines.find((l) => l.msg === 'fixture metrics listening'));
+    const metricsUrl = new URL(line.url as string);
+    expect(metricsUrl).toMatchObject({ hostname: '127.0.0.1', pathname: '/metrics' });
+    expect(await (await fetch(metricsUrl)).text()).toContain(
+      'process_cpu_user_seconds_total{service="fixture"}',
+    );
+    s.child.kill('SIGTERM');
+    expect(await s.exited).toBe(0);
+  });
+
   it('answers 503 on /ready while a dependency is down, and 200 on /health', async () => {
     const s = start({ FIXTURE_MODE: 'not-ready' });
     const url = await listening(s);

@@ -16,7 +16,9 @@ import { useServer } from 'graphql-ws/use/ws';
 import { WebSocketServer } from 'ws';
 import { CALLER_HEADER, createCallerVerifier, type Caller } from '@arcadia/auth';
 import { ErrorCode, maskError, UserError } from '@arcadia/errors';
+import { createMetricsServer } from '@arcadia/lifecycle';
 import { createMetricsRegistry, type Logger, type Registry } from '@arcadia/observability';
+import { withArgumentChecks } from './arguments.js';
 
 /** What every subgraph context has: the verified caller, a request-scoped logger and id. */
 export interface BaseContext {
@@ -57,6 +59,12 @@ export interface SubgraphServer {
   readonly schema: GraphQLSchema;
   /** Starts HTTP and graphql-ws on one port; resolves to the GraphQL URL. */
   listen(port: number, host?: string): Promise<string>;
+  /**
+   * Serves `/metrics` on a port of its own (127.0.0.1 by default) and stops
+   * serving it on the public port; resolves to its URL. runService calls it
+   * when the subgraph's configuration has METRICS_PORT.
+   */
+  listenMetrics(port: number, host?: string): Promise<string>;
   /** Stops taking requests, drains open ones, closes sockets, then `onClose`. */
   close(): Promise<void>;
 }
@@ -65,16 +73,20 @@ export interface SubgraphServer {
  * Creates a federated subgraph: @apollo/subgraph schema served over HTTP
  * (`/graphql`) and graphql-ws (same path), refusing any request that does
  * not carry the router's signed caller header, with `/health` (alive),
- * `/ready` (stores answer) and `/metrics`.
+ * `/ready` (stores answer) and `/metrics`: on the public port until
+ * {@link SubgraphServer.listenMetrics} gives it a port of its own.
  */
 export function createSubgraphServer<TContext extends BaseContext>(
   options: SubgraphOptions<TContext>,
 ): SubgraphServer {
   const { logger } = options;
   const verifyCaller = createCallerVerifier(options.internalSecrets);
-  const schema = buildSubgraphSchema([
-    { typeDefs: options.typeDefs, resolvers: options.resolvers as GraphQLResolverMap<unknown> },
-  ]);
+  // Input-safety hook: every argument string is checked before any resolver runs (see arguments.ts).
+  const schema = withArgumentChecks(
+    buildSubgraphSchema([
+      { typeDefs: options.typeDefs, resolvers: options.resolvers as GraphQLResolverMap<unknown> },
+    ]),
+  );
   const metrics = options.metrics ?? createMetricsRegistry(options.name);
   const app = express();
   app.disable('x-powered-by');
@@ -147,7 +159,12 @@ export function createSubgraphServer<TContext extends BaseContext>(
       res.status(503).json({ status: 'unavailable', service: options.name });
     }
   });
-  app.get('/metrics', async (_req, res) => {
+  const metricsServer = createMetricsServer({ metrics, logger });
+  // Until the metrics have their own port: a subgraph whose configuration
+  // has no METRICS_PORT yet keeps them where scrapers found them so far.
+  let publicMetrics = true;
+  app.get('/metrics', async (_req, res, next) => {
+    if (!publicMetrics) return next();
     res.type(metrics.contentType).send(await metrics.metrics());
   });
 
@@ -209,13 +226,19 @@ export function createSubgraphServer<TContext extends BaseContext>(
       logger.info({ url }, `${options.name} subgraph listening`);
       return url;
     },
+    async listenMetrics(port, host = '127.0.0.1') {
+      const url = `${await metricsServer.listen(port, host)}/metrics`;
+      publicMetrics = false;
+      return url;
+    },
     async close() {
       if (started) await apollo.stop();
       else if (httpServer.listening) await new Promise((r) => httpServer.close(r));
       await options.onClose?.();
+      await metricsServer.close();
     },
   };
 }
 
 export { DateTime } from './date-time.js';
-export { CONTROL_CHARS, isUuid, parseInput } from './input.js';
+export { BIDI_CONTROLS, CONTROL_CHARS, isUuid, isVisible, parseInput } from './input.js';

@@ -4,6 +4,22 @@ import { ErrorCode, userError } from '@arcadia/errors';
 /** Control characters, refused in names and texts users type. */
 export const CONTROL_CHARS = /\p{Cc}/u;
 
+/**
+ * Bidirectional formatting characters (marks, embeddings, overrides,
+ * isolates): invisible, they reorder what follows, so `abc\u202Egnp.exe`
+ * shows as `abcexe.png`. Refused in names and filenames shown to others.
+ */
+export const BIDI_CONTROLS = /\p{Bidi_Control}/u;
+
+// Characters that draw nothing: whitespace, zero-width and other default-ignorable
+// code points, format characters, and the braille blank often used as an "empty" name.
+const INVISIBLE = /^[\s\p{Default_Ignorable_Code_Point}\p{Cf}\u2800]*$/u;
+
+/** True when `text` would show something: not empty, and not only invisible characters. */
+export function isVisible(text: string): boolean {
+  return !INVISIBLE.test(text);
+}
+
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 /** True for a well-formed UUID; ids that are not cannot exist, so no query is needed. */

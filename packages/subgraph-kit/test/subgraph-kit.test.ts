@@ -114,4 +114,17 @@ describe('subgraph kit', () => {
     expect((await fetch(`${base}/ready`)).status).toBe(503);
     ready = true;
   });
+
+  // Last: it takes /metrics off the public port for the rest of the file.
+  it('serves /metrics on a loopback port of its own, and then no longer on the public port', async () => {
+    const base = url.replace('/graphql', '');
+    const metricsUrl = await server.listenMetrics(0);
+    expect(new URL(metricsUrl)).toMatchObject({ hostname: '127.0.0.1', pathname: '/metrics' });
+    expect(await (await fetch(metricsUrl)).text()).toContain(
+      'process_cpu_user_seconds_total{service="kit"}',
+    );
+    expect((await fetch(`${base}/metrics`)).status).toBe(404);
+    // The public port still answers the orchestrator's probes.
+    expect((await fetch(`${base}/health`)).status).toBe(200);
+  });
 });

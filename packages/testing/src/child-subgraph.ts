@@ -39,7 +39,13 @@ export function childSubgraph(options: {
     async listen(port) {
       const chosen = port || (await freePort());
       const started = spawn(process.execPath, ['--import', 'tsx', options.entry], {
-        env: { ...options.env, PORT: String(chosen), HOST: '127.0.0.1', LOG_LEVEL: 'info' },
+        env: {
+          ...options.env,
+          PORT: String(chosen),
+          HOST: '127.0.0.1',
+          METRICS_PORT: '0',
+          LOG_LEVEL: 'info',
+        },
         stdio: ['ignore', 'pipe', 'pipe'],
       });
       child = started;

@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import type { Server } from 'node:http';
+import type { IncomingMessage, Server } from 'node:http';
 import type { ExecutionArgs, GraphQLError, GraphQLFormattedError } from 'graphql';
 import {
   CloseCode,
@@ -33,6 +33,14 @@ import { asGraphQLErrors, clientEvents, type StreamingOperation } from './stream
  */
 const TRY_AGAIN_LATER_CLOSE_CODE = 1013;
 
+/**
+ * Close code and reason for a socket left without an operation: a normal
+ * closure, as graphql-ws's lazy client closes its own socket when its last
+ * operation ends; the client reconnects when it has one again.
+ */
+const IDLE_CLOSE_CODE = 1000;
+const IDLE_CLOSE_REASON = 'Idle timeout';
+
 /** What the graphql-ws transport needs from the router. */
 export interface WebSocketTransportDeps {
   /** The one operation path (Apollo's pipeline). */
@@ -47,6 +55,20 @@ export interface WebSocketTransportDeps {
   maxSocketBufferBytes: number;
   /** Marks signed-in users online while they hold a socket here. */
   presence: SocketPresence;
+  /** Time a socket has to send `connection_init` (closed with 4408 then). */
+  initTimeoutMs: number;
+  /** Time an acknowledged socket may go without any operation before it is closed. */
+  idleTimeoutMs: number;
+  /** Admits or refuses each handshake (ws's `verifyClient`): the per-address connection cap. */
+  verifyClient: (
+    info: { req: IncomingMessage },
+    done: (
+      result: boolean,
+      code?: number,
+      message?: string,
+      headers?: Record<string, string>,
+    ) => void,
+  ) => void;
 }
 
 /** An operation of a socket between its `subscribe` message and its access log line. */
@@ -61,6 +83,8 @@ interface LiveOperation {
 type SocketExtra = {
   auth: Authenticated;
   expiryTimer: NodeJS.Timeout;
+  /** Closes the socket when it has had no operation for the idle timeout; set while it has none. */
+  idleTimer: NodeJS.Timeout | undefined;
   /** The socket's id in presence; null when its caller is not tracked. */
   presenceId: string | null;
   /** Whether the socket is counted in the client-socket gauge (until it closes). */
@@ -68,6 +92,9 @@ type SocketExtra = {
   /** Operations of this socket not yet logged, by the client's id. */
   operations: Map<string, LiveOperation>;
 };
+
+/** graphql-ws's per-socket `extra` as its hooks see it: the socket and what is set so far. */
+type SocketState = Partial<SocketExtra> & { socket: WebSocket };
 
 /** What an operation carries from `onSubscribe` to `subscribe`/`execute`. */
 type OperationContextValue = StreamingOperation & {
@@ -112,7 +139,11 @@ function nextMessage(id: string): (payloadJson: string) => string {
  */
 export function serveWebSocket(httpServer: Server, path: string, deps: WebSocketTransportDeps) {
   const { metrics, logger, log } = deps;
-  const wsServer = new WebSocketServer({ server: httpServer, path });
+  const wsServer = new WebSocketServer({
+    server: httpServer,
+    path,
+    verifyClient: deps.verifyClient,
+  });
   const labels = { transport: 'ws' };
   // Every client of a pipeline receives the same event object: serialise it once.
   const cache = new WeakMap<object, string>();
@@ -125,16 +156,27 @@ export function serveWebSocket(httpServer: Server, path: string, deps: WebSocket
     return json;
   };
 
-  /** Logs operation `id` of a socket with `status` and forgets it. */
-  const finish = (
-    operations: Map<string, LiveOperation> | undefined,
-    id: string,
-    status: number,
-  ) => {
+  /**
+   * Starts the idle countdown of a socket without operations: a socket that
+   * signed in (or stayed anonymous) and never subscribes otherwise holds a
+   * connection, memory and a presence entry for as long as the client likes.
+   */
+  const armIdle = (extra: SocketState) => {
+    clearTimeout(extra.idleTimer);
+    extra.idleTimer = setTimeout(
+      () => extra.socket.close(IDLE_CLOSE_CODE, IDLE_CLOSE_REASON),
+      deps.idleTimeoutMs,
+    );
+  };
+
+  /** Logs operation `id` of a socket with `status` and forgets it; its last one arms the idle timer. */
+  const finish = (extra: SocketState, id: string, status: number) => {
+    const operations = extra.operations;
     const operation = operations?.get(id);
-    if (!operation) return;
-    operations!.delete(id);
+    if (!operations || !operation) return;
+    operations.delete(id);
     log.finish(operation.record, status);
+    if (operations.size === 0 && extra.socket.readyState === extra.socket.OPEN) armIdle(extra);
   };
 
   /** Starts an admitted subscription on the engine; its events go straight to the socket. */
@@ -187,6 +229,7 @@ export function serveWebSocket(httpServer: Server, path: string, deps: WebSocket
 
   const cleanup = useServer<Record<string, unknown> | undefined, SocketExtra>(
     {
+      connectionInitWaitTimeout: deps.initTimeoutMs,
       onConnect: async (ctx) => {
         const { socket } = ctx.extra;
         try {
@@ -208,6 +251,7 @@ export function serveWebSocket(httpServer: Server, path: string, deps: WebSocket
             ctx.extra.presenceId = deps.presence.register(auth.caller);
             ctx.extra.counted = true;
             metrics.clientSockets.inc(labels);
+            armIdle(ctx.extra);
           }
           return true;
         } catch (error) {
@@ -222,6 +266,7 @@ export function serveWebSocket(httpServer: Server, path: string, deps: WebSocket
       // init, so a socket closed during the token check would never leave it).
       onClose: (ctx) => {
         clearTimeout(ctx.extra.expiryTimer);
+        clearTimeout(ctx.extra.idleTimer);
         deps.presence.release(ctx.extra.presenceId);
         if (ctx.extra.counted) metrics.clientSockets.dec(labels);
         ctx.extra.counted = false;
@@ -229,7 +274,7 @@ export function serveWebSocket(httpServer: Server, path: string, deps: WebSocket
         // should, anything else before the client had its answer.
         for (const [id, operation] of ctx.extra.operations ?? []) {
           finish(
-            ctx.extra.operations,
+            ctx.extra,
             id,
             operation.kind === 'subscription' ? operation.status : CLIENT_CLOSED_REQUEST,
           );
@@ -240,6 +285,7 @@ export function serveWebSocket(httpServer: Server, path: string, deps: WebSocket
         const record = newRequestRecord(randomUUID(), 'ws');
         const operation: LiveOperation = { record, kind: 'pending', status: CLIENT_CLOSED_REQUEST };
         ctx.extra.operations?.set(id, operation);
+        clearTimeout(ctx.extra.idleTimer);
         const outcome = await deps.run(payload, { caller, record });
         const { socket } = ctx.extra;
         const schema = deps.engine.planner.apiSchema;
@@ -255,7 +301,7 @@ export function serveWebSocket(httpServer: Server, path: string, deps: WebSocket
           // Refused before execution: graphql-ws's `error` message. The
           // client has its answer unless it completed or left meanwhile.
           const answered = id in ctx.subscriptions && socket.readyState === socket.OPEN;
-          finish(ctx.extra.operations, id, answered ? outcome.status : CLIENT_CLOSED_REQUEST);
+          finish(ctx.extra, id, answered ? outcome.status : CLIENT_CLOSED_REQUEST);
           return asGraphQLErrors(outcome.result.errors ?? []);
         }
         const contextValue: OperationContextValue = {
@@ -281,7 +327,7 @@ export function serveWebSocket(httpServer: Server, path: string, deps: WebSocket
         // graphql-ws drops the operation from `subscriptions` when the client
         // completes it; a query completed that way never had its answer.
         const answered = operation.kind === 'subscription' || id in ctx.subscriptions;
-        finish(ctx.extra.operations, id, answered ? operation.status : CLIENT_CLOSED_REQUEST);
+        finish(ctx.extra, id, answered ? operation.status : CLIENT_CLOSED_REQUEST);
       },
       onError: (_ctx, _id, _payload, errors) => {
         logger.debug({ errors: errors.map((e) => e.message) }, 'operation refused');

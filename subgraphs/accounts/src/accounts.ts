@@ -12,7 +12,9 @@ import {
   hashSecret,
   newRefreshToken,
   newSecret,
+  openForToken,
   parseRefreshToken,
+  sealForToken,
   secretMatches,
 } from './secrets.js';
 import {
@@ -31,6 +33,13 @@ export interface AuthPayloadModel {
   readonly user: UserRow;
 }
 
+/** The successor pair as sealed for a spent refresh token's reuse interval. */
+interface SealedPair {
+  readonly accessToken: string;
+  readonly refreshToken: string;
+  readonly expiresAt: string;
+}
+
 /** What `ApiClientSecret` resolves from. */
 export interface ApiClientSecretModel {
   readonly clientId: string;
@@ -44,7 +53,10 @@ export interface ApiClientSecretModel {
 export interface AccountsDeps {
   readonly config: Pick<
     AccountsConfig,
-    'ADMIN_EMAILS' | 'ACCESS_TOKEN_TTL_SECONDS' | 'REFRESH_TOKEN_TTL_DAYS'
+    | 'ADMIN_EMAILS'
+    | 'ACCESS_TOKEN_TTL_SECONDS'
+    | 'REFRESH_TOKEN_TTL_DAYS'
+    | 'REFRESH_REUSE_INTERVAL_SECONDS'
   >;
   readonly passwords: PasswordHasher;
   readonly tokenSigner: ReturnType<typeof createTokenSigner>;
@@ -125,6 +137,14 @@ export function createAccounts(
       expiresAt: new Date(Date.now() + config.REFRESH_TOKEN_TTL_DAYS * 86_400_000),
     });
     return refresh.token;
+  }
+
+  /** The client a family was issued through, or UNAUTHENTICATED when it no longer may refresh. */
+  async function familyClient(tx: AccountsRepository, clientId: string | null) {
+    if (!clientId) return null;
+    const client = await tx.apiClientById(clientId);
+    if (!client || client.revokedAt) throw userError(ErrorCode.UNAUTHENTICATED, INVALID_REFRESH);
+    return client;
   }
 
   /** A new session (refresh-token family) for `user`, through `client` when given. */
@@ -212,53 +232,74 @@ export function createAccounts(
     },
 
     /**
-     * Rotates a refresh token. A token works once: presenting a used one means
-     * it was copied, so the whole family is revoked.
+     * Rotates a refresh token. A token works once: presenting a spent one
+     * means it was copied, so the whole family is revoked. Except within
+     * `REFRESH_REUSE_INTERVAL_SECONDS` of its first use, when the duplicate
+     * gets the very pair the first use got (two tabs refreshing at once).
      */
     async refreshSession(refreshToken: string): Promise<AuthPayloadModel> {
       const parsed = parseRefreshToken(refreshToken);
-      const found = parsed ? await repo.refreshTokenById(parsed.id) : null;
-      if (!parsed || !found || !secretMatches(parsed.secret, found.secretHash)) {
-        throw userError(ErrorCode.UNAUTHENTICATED, INVALID_REFRESH);
-      }
-      const { family } = found;
-      if (family.revokedAt || found.revokedAt || found.expiresAt.getTime() <= Date.now()) {
-        throw userError(ErrorCode.UNAUTHENTICATED, INVALID_REFRESH);
-      }
-      const reused = async () => {
-        await repo.revokeRefreshFamily(family.id);
-        logger.warn(
-          { familyId: family.id, userId: family.userId },
-          'refresh token reused; session revoked',
-        );
-        return userError(ErrorCode.UNAUTHENTICATED, INVALID_REFRESH);
-      };
-      if (found.usedAt) throw await reused();
+      if (!parsed) throw userError(ErrorCode.UNAUTHENTICATED, INVALID_REFRESH);
+      const interval = config.REFRESH_REUSE_INTERVAL_SECONDS;
 
       const outcome = await repo.transaction(async (tx) => {
-        // The conditional update decides between concurrent refreshes of the
-        // same token; the loser is treated as reuse.
-        if (!(await tx.markRefreshTokenUsed(found.id))) return null;
+        // The row lock decides between concurrent refreshes of the same token:
+        // the second waits here until the first commits, then finds the token
+        // spent and its successor sealed.
+        const found = await tx.lockRefreshToken(parsed.id, interval);
+        if (!found || !secretMatches(parsed.secret, found.secretHash)) {
+          throw userError(ErrorCode.UNAUTHENTICATED, INVALID_REFRESH);
+        }
+        const { family } = found;
+        if (family.revokedAt || found.revokedAt || found.expiresAt.getTime() <= Date.now()) {
+          throw userError(ErrorCode.UNAUTHENTICATED, INVALID_REFRESH);
+        }
         const [user] = await tx.usersByIds([family.userId]);
         if (!user) throw userError(ErrorCode.UNAUTHENTICATED, INVALID_REFRESH);
-        let client: ApiClientRow | null = null;
-        if (family.clientId) {
-          client = await tx.apiClientById(family.clientId);
-          if (!client || client.revokedAt)
-            throw userError(ErrorCode.UNAUTHENTICATED, INVALID_REFRESH);
+        const client = await familyClient(tx, family.clientId);
+
+        if (found.usedAt) {
+          if (!found.withinReuseInterval || !found.successorSealed) {
+            // Committed with this transaction, which returns rather than throws.
+            await tx.revokeRefreshFamily(family.id);
+            logger.warn(
+              { familyId: family.id, userId: family.userId },
+              'refresh token reused; session revoked',
+            );
+            return null;
+          }
+          const pair = JSON.parse(
+            openForToken(parsed.secret, found.id, found.successorSealed),
+          ) as SealedPair;
+          provenUserId = user.id;
+          return { ...pair, expiresAt: new Date(pair.expiresAt), user };
         }
+
         const { token, expiresAt } = await accessToken(user, family.id, client);
         const next = await issueRefreshToken(tx, family.id, found.id);
+        // Nothing to keep when there is no reuse interval.
+        const sealed =
+          interval > 0
+            ? sealForToken(
+                parsed.secret,
+                found.id,
+                JSON.stringify({
+                  accessToken: token,
+                  refreshToken: next,
+                  expiresAt: expiresAt.toISOString(),
+                } satisfies SealedPair),
+              )
+            : null;
+        if (!(await tx.markRefreshTokenUsed(found.id, sealed))) {
+          // Cannot happen under the row lock; refuse rather than hand out a second successor.
+          throw new Error('refresh token spent while locked');
+        }
+        await tx.forgetSealedSuccessors(family.id, interval);
         provenUserId = user.id;
-        return {
-          accessToken: token,
-          refreshToken: next,
-          expiresAt,
-          user,
-        } satisfies AuthPayloadModel;
+        return { accessToken: token, refreshToken: next, expiresAt, user };
       });
-      if (!outcome) throw await reused();
-      return outcome;
+      if (!outcome) throw userError(ErrorCode.UNAUTHENTICATED, INVALID_REFRESH);
+      return outcome satisfies AuthPayloadModel;
     },
 
     /** Revokes the caller's session (refresh-token family). */

@@ -3,6 +3,7 @@ import { ConfigError, env, parseEnv, servicesEnv } from '@arcadia/config';
 
 const shape = {
   ...servicesEnv.process(4001),
+  ...servicesEnv.metrics(9401),
   DATABASE_URL: env.url('postgres://arcadia:arcadia@127.0.0.1:5432/arcadia_accounts'),
   /**
    * Emails that become ADMIN at sign-up, or at their next sign-in when added
@@ -11,6 +12,14 @@ const shape = {
   ADMIN_EMAILS: env.list().transform((emails) => emails.map((e) => e.toLowerCase())),
   ACCESS_TOKEN_TTL_SECONDS: z.coerce.number().int().min(1).default(900),
   REFRESH_TOKEN_TTL_DAYS: z.coerce.number().int().min(1).default(30),
+  /**
+   * How long a spent refresh token may be presented again and get the same
+   * successor pair instead of revoking its session: two tabs refreshing at
+   * once. Auth0's "reuse interval", Okta's grace period (30 s by default).
+   * 0 turns it off: any second use revokes. Capped so a stolen token's
+   * window stays short.
+   */
+  REFRESH_REUSE_INTERVAL_SECONDS: z.coerce.number().int().min(0).max(300).default(30),
   // argon2id cost: the defaults are OWASP's recommendation (19 MiB, 2 passes,
   // 1 lane). Tests lower them; production should not.
   ARGON2_MEMORY_KIB: z.coerce.number().int().min(8).max(4_194_304).default(19_456),

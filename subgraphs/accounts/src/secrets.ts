@@ -1,4 +1,12 @@
-import { createHash, randomBytes, randomUUID, timingSafeEqual } from 'node:crypto';
+import {
+  createCipheriv,
+  createDecipheriv,
+  createHash,
+  hkdfSync,
+  randomBytes,
+  randomUUID,
+  timingSafeEqual,
+} from 'node:crypto';
 import { isUuid } from './validation.js';
 
 /** An opaque credential as handed out: `<id>.<secret>`, and the hash that is stored. */
@@ -45,4 +53,53 @@ export function secretMatches(secret: string, storedHash: string): boolean {
   const actual = Buffer.from(hashSecret(secret), 'hex');
   const expected = Buffer.from(storedHash, 'hex');
   return actual.length === expected.length && timingSafeEqual(actual, expected);
+}
+
+// Sealing a spent refresh token's successor, for the reuse interval.
+//
+// Decision: seal (encrypt) the successor rather than derive it from the old
+// token with a server secret. The key comes from the presented token's secret,
+// which is stored only hashed, so a copy of the database alone opens nothing,
+// and there is no extra server secret to provision and rotate. The sealed
+// value holds the whole pair (access and refresh token), so a duplicate gets
+// exactly what the first request got, and it is cleared after the interval.
+const SEAL_INFO = 'arcadia refresh-token successor v1';
+const IV_BYTES = 12;
+const TAG_BYTES = 16;
+
+function sealKey(secret: string, tokenId: string): Buffer {
+  return Buffer.from(hkdfSync('sha256', secret, tokenId, SEAL_INFO, 32));
+}
+
+/**
+ * Encrypts `plaintext` (AES-256-GCM) with a key derived (HKDF-SHA256) from the
+ * refresh token `tokenId`.`secret`; base64url of IV, tag and ciphertext.
+ */
+export function sealForToken(secret: string, tokenId: string, plaintext: string): string {
+  const iv = randomBytes(IV_BYTES);
+  const cipher = createCipheriv('aes-256-gcm', sealKey(secret, tokenId), iv);
+  // The token id is bound as associated data: a sealed value moved to another row does not open.
+  cipher.setAAD(Buffer.from(tokenId));
+  const body = Buffer.concat([cipher.update(plaintext, 'utf8'), cipher.final()]);
+  return Buffer.concat([iv, cipher.getAuthTag(), body]).toString('base64url');
+}
+
+/**
+ * Opens what {@link sealForToken} sealed. Throws when it was not sealed for
+ * this token: the caller has already matched the token's hash, so that means
+ * a corrupted or tampered row, not a wrong guess.
+ */
+export function openForToken(secret: string, tokenId: string, sealed: string): string {
+  const raw = Buffer.from(sealed, 'base64url');
+  const decipher = createDecipheriv(
+    'aes-256-gcm',
+    sealKey(secret, tokenId),
+    raw.subarray(0, IV_BYTES),
+  );
+  decipher.setAAD(Buffer.from(tokenId));
+  decipher.setAuthTag(raw.subarray(IV_BYTES, IV_BYTES + TAG_BYTES));
+  return Buffer.concat([
+    decipher.update(raw.subarray(IV_BYTES + TAG_BYTES)),
+    decipher.final(),
+  ]).toString('utf8');
 }

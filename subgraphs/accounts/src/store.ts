@@ -48,6 +48,10 @@ export interface RefreshTokenRow {
   readonly usedAt: Date | null;
   readonly revokedAt: Date | null;
   readonly family: RefreshFamilyRow;
+  /** The successor pair, sealed with a key only this token's holder has; kept for the reuse interval. */
+  readonly successorSealed: string | null;
+  /** Spent less than the reuse interval ago (by the database's clock). */
+  readonly withinReuseInterval: boolean;
 }
 
 /** Raised when a handle or email is already taken (by the unique index, not a pre-check). */
@@ -93,6 +97,8 @@ interface RawRefreshToken {
   expires_at: string;
   used_at: string | null;
   revoked_at: string | null;
+  successor_sealed: string | null;
+  within_reuse_interval: boolean;
   family_user_id: string;
   family_client_id: string | null;
   family_revoked_at: string | null;
@@ -146,6 +152,8 @@ function toRefreshTokenRow(r: RawRefreshToken): RefreshTokenRow {
     expiresAt: date(r.expires_at),
     usedAt: dateOrNull(r.used_at),
     revokedAt: dateOrNull(r.revoked_at),
+    successorSealed: r.successor_sealed,
+    withinReuseInterval: r.within_reuse_interval,
     family: {
       id: r.family_id,
       userId: r.family_user_id,
@@ -203,12 +211,20 @@ export interface AccountsRepository {
     secretHash: string;
     expiresAt: Date;
   }): Promise<void>;
-  refreshTokenById(id: string): Promise<RefreshTokenRow | null>;
   /**
-   * Marks an unused token used. Conditional on `used_at IS NULL`, so of two
-   * concurrent refreshes of the same token exactly one gets `true`.
+   * A refresh token with its family, its row locked until the transaction
+   * ends (`select … for update`): concurrent refreshes of the same token are
+   * decided one after the other, each seeing what the one before committed.
+   * Call it inside {@link AccountsRepository.transaction}.
    */
-  markRefreshTokenUsed(id: string): Promise<boolean>;
+  lockRefreshToken(id: string, reuseIntervalSeconds: number): Promise<RefreshTokenRow | null>;
+  /**
+   * Marks an unused token used and keeps its sealed successor. Conditional on
+   * `used_at IS NULL`; false when it was spent already.
+   */
+  markRefreshTokenUsed(id: string, successorSealed: string | null): Promise<boolean>;
+  /** Drops the sealed successors of a family's tokens spent longer than the interval ago. */
+  forgetSealedSuccessors(familyId: string, reuseIntervalSeconds: number): Promise<void>;
   /** Revokes a family and its tokens, only if it belongs to `userId` when given; true when it was active. */
   revokeRefreshFamily(familyId: string, userId?: string): Promise<boolean>;
 
@@ -322,24 +338,38 @@ function createRepository(em: EntityManager): AccountsRepository {
         [token.id, token.familyId, token.parentId, token.secretHash, token.expiresAt],
       );
     },
-    async refreshTokenById(id) {
+    async lockRefreshToken(id, reuseIntervalSeconds) {
       const [token] = await all<RawRefreshToken>(
+        // statement_timestamp(), not now(): a refresh that waited for the lock
+        // is judged by when it arrived, not when its transaction began.
         `select t.id, t.family_id, t.parent_id, t.secret_hash, t.expires_at, t.used_at,
-                t.revoked_at, f.user_id as family_user_id, f.client_id as family_client_id,
+                t.revoked_at, t.successor_sealed,
+                coalesce(t.used_at > statement_timestamp() - make_interval(secs => ?), false)
+                  as within_reuse_interval,
+                f.user_id as family_user_id, f.client_id as family_client_id,
                 f.revoked_at as family_revoked_at
          from refresh_tokens t join refresh_token_families f on f.id = t.family_id
-         where t.id = ?`,
-        [id],
+         where t.id = ?
+         for update of t`,
+        [reuseIntervalSeconds, id],
       );
       return token ? toRefreshTokenRow(token) : null;
     },
-    async markRefreshTokenUsed(id) {
+    async markRefreshTokenUsed(id, successorSealed) {
       const count = await changed(
-        `update refresh_tokens set used_at = now()
+        `update refresh_tokens set used_at = statement_timestamp(), successor_sealed = ?
          where id = ? and used_at is null and revoked_at is null`,
-        [id],
+        [successorSealed, id],
       );
       return count === 1;
+    },
+    async forgetSealedSuccessors(familyId, reuseIntervalSeconds) {
+      await changed(
+        `update refresh_tokens set successor_sealed = null
+         where family_id = ? and successor_sealed is not null
+           and used_at <= statement_timestamp() - make_interval(secs => ?)`,
+        [familyId, reuseIntervalSeconds],
+      );
     },
     revokeRefreshFamily: (familyId, userId) =>
       // One transaction: the family and its tokens are revoked together, at
@@ -353,9 +383,11 @@ function createRepository(em: EntityManager): AccountsRepository {
         );
         if (affectedRows > 0) {
           // The family row is what refresh checks; marking the tokens too keeps
-          // each row telling the truth for whoever reads the table.
+          // each row telling the truth for whoever reads the table. Sealed
+          // successors have nobody left to serve.
           await tx.execute(
-            'update refresh_tokens set revoked_at = now() where family_id = ? and revoked_at is null',
+            `update refresh_tokens set revoked_at = coalesce(revoked_at, now()), successor_sealed = null
+             where family_id = ?`,
             [familyId],
             'run',
           );

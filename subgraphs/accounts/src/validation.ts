@@ -1,8 +1,9 @@
 import { z } from 'zod';
-import { CONTROL_CHARS } from '@arcadia/subgraph-kit';
+import { BIDI_CONTROLS, CONTROL_CHARS, isVisible } from '@arcadia/subgraph-kit';
 
 // Control characters (C0, DEL, C1) never belong in a name shown to others:
-// they break layouts and can hide text.
+// they break layouts and can hide text. Bidi controls reorder what follows
+// (impersonation), and a name of only zero-width characters looks empty.
 
 const codePoints = (s: string) => [...s].length;
 
@@ -24,13 +25,17 @@ export const passwordSchema = z
   .min(10, 'Password must be at least 10 characters.')
   .max(256, 'Password must be at most 256 characters.');
 
-/** 1–50 characters after trimming, no control characters. */
+/** 1–50 characters after trimming, something visible, no control or bidi characters. */
 export const displayNameSchema = z
   .string()
   .trim()
-  .refine((s) => codePoints(s) >= 1, 'Display name must not be empty.')
+  .refine(isVisible, 'Display name must not be empty.')
   .refine((s) => codePoints(s) <= 50, 'Display name must be at most 50 characters.')
-  .refine((s) => !CONTROL_CHARS.test(s), 'Display name must not contain control characters.');
+  .refine((s) => !CONTROL_CHARS.test(s), 'Display name must not contain control characters.')
+  .refine(
+    (s) => !BIDI_CONTROLS.test(s),
+    'Display name must not contain bidirectional control characters.',
+  );
 
 /** Input of `signUp`. */
 export const signUpSchema = z.object({
@@ -55,7 +60,12 @@ export const apiClientSchema = z.object({
     .trim()
     .min(1, 'Name must not be empty.')
     .max(100, 'Name must be at most 100 characters.')
-    .refine((s) => !CONTROL_CHARS.test(s), 'Name must not contain control characters.'),
+    .refine((s) => !CONTROL_CHARS.test(s), 'Name must not contain control characters.')
+    .refine(
+      (s) => !BIDI_CONTROLS.test(s),
+      'Name must not contain bidirectional control characters.',
+    )
+    .refine(isVisible, 'Name must not be empty.'),
   scopes: z
     .array(scopeSchema)
     .min(1, 'At least one scope is required.')

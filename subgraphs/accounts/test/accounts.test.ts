@@ -23,7 +23,12 @@ function recordingHasher(calls: string[]): PasswordHasher {
 
 async function accountsWith(repo: Partial<AccountsRepository>, calls: string[]) {
   return createAccounts({
-    config: { ADMIN_EMAILS: [], ACCESS_TOKEN_TTL_SECONDS: 900, REFRESH_TOKEN_TTL_DAYS: 30 },
+    config: {
+      ADMIN_EMAILS: [],
+      ACCESS_TOKEN_TTL_SECONDS: 900,
+      REFRESH_TOKEN_TTL_DAYS: 30,
+      REFRESH_REUSE_INTERVAL_SECONDS: 30,
+    },
     passwords: recordingHasher(calls),
     tokenSigner: createTokenSigner([await generateJwtKey()]),
     repo: repo as AccountsRepository,

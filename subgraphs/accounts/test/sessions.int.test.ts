@@ -155,27 +155,80 @@ describe('refreshing a session', () => {
     expect(third.refreshToken).not.toBe(next.refreshToken);
   });
 
-  it('revokes the whole family when a rotated refresh token is used again', async () => {
+  // Past the reuse interval without waiting for it: the database's clock decides, so move used_at back.
+  const spendLongAgo = (refreshToken: string) =>
+    h.subject.db.query(
+      "update refresh_tokens set used_at = used_at - interval '1 hour' where id = $1",
+      [refreshToken.split('.')[0]],
+    );
+
+  it('revokes the whole family when a rotated refresh token is used again after the reuse interval', async () => {
     const session = await signUp(h);
     const { refreshSession: next } = ok(await refresh(session.refreshToken));
+    await spendLongAgo(session.refreshToken);
 
     const replay = failure(await refresh(session.refreshToken));
     expect(replay.extensions?.code).toBe('UNAUTHENTICATED');
     // The legitimate holder's newer token dies with the family.
     expect(failure(await refresh(next.refreshToken)).extensions?.code).toBe('UNAUTHENTICATED');
-    const rows = await h.subject.db.query('select revoked_at from refresh_tokens where id = $1', [
-      next.refreshToken.split('.')[0],
-    ]);
-    expect(rows[0]!.revoked_at).not.toBeNull();
+    const rows = await h.subject.db.query(
+      'select revoked_at, successor_sealed from refresh_tokens where id = any($1)',
+      [[session.refreshToken.split('.')[0], next.refreshToken.split('.')[0]]],
+    );
+    expect(rows).toHaveLength(2);
+    for (const row of rows)
+      expect(row).toMatchObject({ revoked_at: expect.anything(), successor_sealed: null });
   });
 
-  it('lets only one of two concurrent refreshes of the same token win', async () => {
+  it('gives two concurrent refreshes of the same token the same pair and keeps the session alive', async () => {
     const session = await signUp(h);
-    const results = await Promise.all([
+    const [first, second] = await Promise.all([
       refresh(session.refreshToken),
       refresh(session.refreshToken),
     ]);
-    expect(results.filter((r) => !r.errors)).toHaveLength(1);
+    const a = ok(first).refreshSession;
+    const b = ok(second).refreshSession;
+    expect({
+      accessToken: b.accessToken,
+      refreshToken: b.refreshToken,
+      expiresAt: b.expiresAt,
+    }).toEqual({
+      accessToken: a.accessToken,
+      refreshToken: a.refreshToken,
+      expiresAt: a.expiresAt,
+    });
+    expect(b.user.id).toBe(session.user.id);
+    expect(ok(await h.request<{ me: UserData }>(ME, { token: a.accessToken })).me.id).toBe(
+      session.user.id,
+    );
+    // One successor only, and it rotates on.
+    const [successors] = await h.subject.db.query(
+      'select count(*)::int as n from refresh_tokens where parent_id = $1',
+      [session.refreshToken.split('.')[0]],
+    );
+    expect(successors!.n).toBe(1);
+    ok(await refresh(a.refreshToken));
+  });
+
+  it('gives a second use within the reuse interval the same pair, stored sealed', async () => {
+    const session = await signUp(h);
+    const { refreshSession: next } = ok(await refresh(session.refreshToken));
+    const { refreshSession: again } = ok(await refresh(session.refreshToken));
+    expect(again.refreshToken).toBe(next.refreshToken);
+    expect(again.accessToken).toBe(next.accessToken);
+    const [row] = await h.subject.db.query(
+      'select successor_sealed from refresh_tokens where id = $1',
+      [session.refreshToken.split('.')[0]],
+    );
+    expect(row!.successor_sealed).toMatch(/\w/);
+    expect(row!.successor_sealed).not.toContain(next.refreshToken.split('.')[1]);
+  });
+
+  it('refuses a second use within the reuse interval once the session is signed out', async () => {
+    const session = await signUp(h);
+    const { refreshSession: next } = ok(await refresh(session.refreshToken));
+    ok(await h.request(SIGN_OUT, { token: next.accessToken }));
+    expect(failure(await refresh(session.refreshToken)).extensions?.code).toBe('UNAUTHENTICATED');
   });
 
   it.each([
@@ -203,6 +256,29 @@ describe('refreshing a session', () => {
       [session.refreshToken.split('.')[0]],
     );
     expect(failure(await refresh(session.refreshToken)).extensions?.code).toBe('UNAUTHENTICATED');
+  });
+});
+
+describe('refreshing with a short reuse interval', () => {
+  let strict: AccountsHarness;
+  beforeAll(async () => {
+    strict = await startAccounts({ REFRESH_REUSE_INTERVAL_SECONDS: '0' });
+  });
+  afterAll(() => strict?.stop());
+
+  it('revokes the family at once when the interval is 0, even for a concurrent duplicate', async () => {
+    const session = await signUp(strict);
+    const results = await Promise.all(
+      [0, 1].map(() =>
+        strict.request<{ refreshSession: Session }>(REFRESH, {
+          variables: { t: session.refreshToken },
+        }),
+      ),
+    );
+    expect(results.filter((r) => !r.errors)).toHaveLength(1);
+    const winner = results.find((r) => !r.errors)!.data!.refreshSession;
+    const next = await strict.request(REFRESH, { variables: { t: winner.refreshToken } });
+    expect(failure(next).extensions?.code).toBe('UNAUTHENTICATED');
   });
 });
 

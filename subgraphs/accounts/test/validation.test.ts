@@ -84,6 +84,34 @@ describe('sign-up validation', () => {
     },
   );
 
+  it.each(['abc\u202egnp', 'ab\u2066cd', 'nova\u200f', '\u200b\u200bnova'])(
+    'refuses the handle %j, bidi and zero-width characters included',
+    (handle) => {
+      expect(
+        rejection(() => parseInput(signUpSchema, { ...valid, handle })).extensions?.field,
+      ).toBe('handle');
+    },
+  );
+
+  it.each([
+    ['a right-to-left override', 'Ada\u202eecalevoL'],
+    ['an isolate', 'Ada \u2067Admin\u2069'],
+    ['a right-to-left mark', 'Ada\u200f'],
+    ['only zero-width characters', '\u200b\u200c\u200d'],
+    ['only a word joiner and a BOM', '\u2060\ufeff'],
+    ['only Hangul fillers', '\u3164\u3164'],
+  ])('refuses a display name of %s', (_, displayName) => {
+    expect(
+      rejection(() => parseInput(signUpSchema, { ...valid, displayName })).extensions?.field,
+    ).toBe('displayName');
+  });
+
+  it('keeps right-to-left scripts and emoji joined with zero-width joiners', () => {
+    for (const displayName of ['עדה לאבלייס', 'أدا', '👩‍💻 Ada']) {
+      expect(parseInput(signUpSchema, { ...valid, displayName }).displayName).toBe(displayName);
+    }
+  });
+
   it('names the first bad field and lists every problem', () => {
     const error = rejection(() =>
       parseInput(signUpSchema, { ...valid, handle: 'x', password: 'short' }),
@@ -113,6 +141,8 @@ describe('API client validation', () => {
   it.each([
     [{ name: '', scopes: ['a'] }, 'name'],
     [{ name: 'n'.repeat(101), scopes: ['a'] }, 'name'],
+    [{ name: 'CI\u202e', scopes: ['a'] }, 'name'],
+    [{ name: '\u200b', scopes: ['a'] }, 'name'],
     [{ name: 'ok', scopes: [] }, 'scopes'],
     [{ name: 'ok', scopes: Array.from({ length: 33 }, (_, i) => `s${i}`) }, 'scopes'],
     [{ name: 'ok', scopes: ['dup', 'dup'] }, 'scopes'],

@@ -6,9 +6,8 @@ import { pushEnv } from '@arcadia/push';
 const seconds = (fallback: number, min = 1) => z.coerce.number().int().min(min).default(fallback);
 
 const shape = {
-  PORT: env.port(4004),
-  /** Interface to listen on; 0.0.0.0 in a container. */
-  HOST: z.string().default('127.0.0.1'),
+  ...servicesEnv.process(4004),
+  ...servicesEnv.metrics(9404),
   DATABASE_URL: env.url('postgres://arcadia:arcadia@127.0.0.1:5432/arcadia_chat'),
   ...servicesEnv.redis,
   ...servicesEnv.cassandra,
@@ -47,7 +46,6 @@ const shape = {
   PUBSUB_PREFIX: z.string().min(1).default('arcadia'),
   /** Prefix of chat's own Redis keys (unread sets, clocks, limits). */
   REDIS_KEY_PREFIX: z.string().min(1).default('arcadia:'),
-  LOG_LEVEL: env.logLevel(),
   ...servicesEnv.keys,
 };
 

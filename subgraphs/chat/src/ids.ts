@@ -15,6 +15,9 @@ export interface MessageRef {
 const hexToUuid = (hex: string) =>
   `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20)}`;
 
+/** 100-ns ticks from the Gregorian epoch (1582-10-15) to the Unix epoch. */
+const UNIX_EPOCH_TICKS = 122_192_928_000_000_000n;
+
 /** The public id of a message. */
 export function encodeMessageId(ref: MessageRef): string {
   const hex = ref.conversationId.replace(/-/g, '') + ref.timeId.replace(/-/g, '');
@@ -28,8 +31,10 @@ export function decodeMessageId(id: string): MessageRef | null {
   if (hex.length !== 64) return null;
   const conversationId = hexToUuid(hex.slice(0, 32));
   const timeId = hexToUuid(hex.slice(32));
-  // Version 1 (time-based) in the time id.
+  // Version 1 (time-based) in the time id, at or after the Unix epoch: no message is older,
+  // and a time before it has no Unix milliseconds to find its partition with.
   if (!isUuid(conversationId) || timeId[14] !== '1') return null;
+  if (timeuuidTicks(timeId) < UNIX_EPOCH_TICKS) return null;
   return { conversationId, timeId };
 }
 
@@ -55,10 +60,17 @@ export function encodeConversationCursor(lastActivityAt: Date, id: string): stri
   return Buffer.from(`${lastActivityAt.toISOString()}|${id}`).toString('base64url');
 }
 
+// The dates a cursor may hold: what encodeConversationCursor writes (toISOString of a
+// four-digit year) from the Unix epoch on. Anything else (`+275760-…`, years PostgreSQL
+// cannot store, other spellings) was never handed out.
+const CURSOR_DATE = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/;
+
 /** The sort key a conversation-list cursor holds; null when it is not one. */
 export function decodeConversationCursor(cursor: string): { at: Date; id: string } | null {
   const [at, id, extra] = Buffer.from(cursor, 'base64url').toString('utf8').split('|');
-  if (!at || !id || extra !== undefined || !isUuid(id)) return null;
+  if (!at || !id || extra !== undefined || !isUuid(id) || !CURSOR_DATE.test(at)) return null;
   const date = new Date(at);
-  return Number.isNaN(date.getTime()) ? null : { at: date, id };
+  // Round-tripping refuses impossible dates (`2024-02-30…`) that Date would roll over.
+  if (Number.isNaN(date.getTime()) || date.toISOString() !== at || date.getTime() < 0) return null;
+  return { at: date, id };
 }

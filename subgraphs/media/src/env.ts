@@ -45,6 +45,7 @@ export const mediaSharedEnv = {
 
 const shape = {
   ...servicesEnv.process(4003),
+  ...servicesEnv.metrics(9403),
   ...mediaSharedEnv,
   /** How long a presigned upload URL works. */
   MEDIA_UPLOAD_URL_TTL_SECONDS: z.coerce.number().int().min(60).max(604_800).default(900),

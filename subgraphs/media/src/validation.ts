@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { CONTROL_CHARS } from '@arcadia/subgraph-kit';
+import { BIDI_CONTROLS, CONTROL_CHARS, isVisible } from '@arcadia/subgraph-kit';
 
 /**
  * The MIME types an upload may declare, each with the name it is stored
@@ -30,7 +30,13 @@ export const createUploadSchema = z.object({
     .trim()
     .min(1, 'Filename must not be empty.')
     .max(255, 'Filename must be at most 255 characters.')
-    .refine((s) => !CONTROL_CHARS.test(s), 'Filename must not contain control characters.'),
+    .refine((s) => !CONTROL_CHARS.test(s), 'Filename must not contain control characters.')
+    // `abc\u202Egnp.exe` shows as `abcexe.png`: bidi controls only ever disguise a filename.
+    .refine(
+      (s) => !BIDI_CONTROLS.test(s),
+      'Filename must not contain bidirectional control characters.',
+    )
+    .refine(isVisible, 'Filename must not be empty.'),
   contentType: z.string(),
   byteSize: z.number().int().min(1, 'byteSize must be at least 1.'),
 });

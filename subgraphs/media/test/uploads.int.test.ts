@@ -120,6 +120,10 @@ describe('creating an upload', () => {
   it.each([
     ['filename', { filename: '' }],
     ['filename', { filename: 'bell\u0007.jpg' }],
+    // Shows as `abcexe.png`.
+    ['filename', { filename: 'abc\u202egnp.exe' }],
+    ['filename', { filename: 'photo\u2067.jpg' }],
+    ['filename', { filename: '\u200b\u200d' }],
     ['byteSize', { byteSize: 0 }],
   ])('refuses an invalid %s with BAD_USER_INPUT', async (field, override) => {
     const response = await h.request(CREATE_UPLOAD, {

@@ -1,10 +1,10 @@
 /** Conversations: the caller's list, one of them, starting one, muting one. */
 import { randomUUID } from 'node:crypto';
 import { ErrorCode, userError } from '@arcadia/errors';
-import { CONTROL_CHARS, isUuid } from '@arcadia/subgraph-kit';
+import { isUuid } from '@arcadia/subgraph-kit';
 import { decodeConversationCursor, encodeConversationCursor } from '../ids.js';
 import type { ConversationRow } from '../store/index.js';
-import { pageOf, pageSize } from './input.js';
+import { pageOf, pageSize, validTitle } from './input.js';
 import type { ChatScope } from './scope.js';
 
 /** A page of conversations. */
@@ -67,14 +67,7 @@ export function createConversations(scope: ChatScope) {
           field: 'memberIds',
         });
       }
-      const title = titleArg?.trim() || null;
-      if (title !== null && ([...title].length > 100 || CONTROL_CHARS.test(title))) {
-        throw userError(
-          ErrorCode.BAD_USER_INPUT,
-          'A title is 1 to 100 characters, no control characters.',
-          { field: 'title' },
-        );
-      }
+      const title = validTitle(titleArg);
       if (!(await canMessage(userId, others))) {
         throw userError(ErrorCode.FORBIDDEN, 'You cannot start a conversation with these users.', {
           field: 'memberIds',

@@ -1,11 +1,15 @@
 /** Checks of what clients send, shared by the areas: texts, client ids, page sizes. */
 import { ErrorCode, userError } from '@arcadia/errors';
-import { CONTROL_CHARS } from '@arcadia/subgraph-kit';
+import { BIDI_CONTROLS, CONTROL_CHARS, isVisible } from '@arcadia/subgraph-kit';
 
 const MAX_TEXT = 4000;
 const CLIENT_ID = /^[A-Za-z0-9_.:-]{1,64}$/;
 
-/** A message text, trimmed; BAD_USER_INPUT when empty, too long or with control characters. */
+/**
+ * A message text, trimmed; BAD_USER_INPUT when empty, invisible (only
+ * zero-width or other non-printing characters), too long or with control
+ * characters. Bidi controls stay allowed: mixed-direction text needs them.
+ */
 export function validText(text: string, field: string): string {
   const trimmed = text.trim();
   const length = [...trimmed].length;
@@ -14,10 +18,36 @@ export function validText(text: string, field: string): string {
       field,
     });
   }
+  if (!isVisible(trimmed)) {
+    throw userError(ErrorCode.BAD_USER_INPUT, 'A message must contain visible text.', { field });
+  }
   if (CONTROL_CHARS.test(trimmed.replace(/[\n\t]/g, ''))) {
     throw userError(ErrorCode.BAD_USER_INPUT, 'A message may not contain control characters.', {
       field,
     });
+  }
+  return trimmed;
+}
+
+/**
+ * A group's title, trimmed (null when none or blank); BAD_USER_INPUT when
+ * longer than 100 characters, invisible, or with control or bidi characters,
+ * which could make a group pass for another.
+ */
+export function validTitle(title: string | null | undefined): string | null {
+  const trimmed = title?.trim() || null;
+  if (
+    trimmed !== null &&
+    ([...trimmed].length > 100 ||
+      !isVisible(trimmed) ||
+      CONTROL_CHARS.test(trimmed) ||
+      BIDI_CONTROLS.test(trimmed))
+  ) {
+    throw userError(
+      ErrorCode.BAD_USER_INPUT,
+      'A title is 1 to 100 visible characters, no control or bidirectional control characters.',
+      { field: 'title' },
+    );
   }
   return trimmed;
 }
