@@ -1,15 +1,35 @@
 import type { IncomingMessage } from 'node:http';
+import { createRequire } from 'node:module';
 import type { Socket } from 'node:net';
 import type { RequestHandler } from 'express';
 import { ErrorCode } from '@arcadia/errors';
 
+/** Whether `address`, `hop` steps from the router, is a proxy whose `X-Forwarded-For` is believed. */
+type Trust = (address: string, hop: number) => boolean;
+
+// proxy-addr is what Express's `trust proxy` runs on; it ships no type
+// declarations, so its two calls used here are typed by hand.
+const proxyAddr = createRequire(import.meta.url)('proxy-addr') as {
+  (req: IncomingMessage, trust: Trust): string;
+  compile(addresses: string[]): Trust;
+};
+
+/** The client address of a request; see {@link clientAddressResolver}. */
+export type ClientAddress = (req: IncomingMessage) => string;
+
 /**
- * The address a request's connection counts against. The TCP peer for now;
- * the one place to change when the router learns which proxies to trust
- * (their `X-Forwarded-For`).
+ * The address a request comes from, for per-client limits (connections
+ * here, sign-in attempts in accounts). The TCP peer, unless that peer is one
+ * of `trustedProxies` (IP addresses or CIDR ranges, `TRUSTED_PROXIES`): then
+ * `X-Forwarded-For` is read from the right, skipping trusted proxies, and the
+ * first address that is not one is the client. With no trusted proxies the
+ * header is ignored: anyone can write it.
  */
-function clientAddress(req: IncomingMessage): string {
-  return req.socket.remoteAddress ?? 'unknown';
+export function clientAddressResolver(trustedProxies: readonly string[]): ClientAddress {
+  if (trustedProxies.length === 0) return (req) => req.socket.remoteAddress ?? 'unknown';
+  // Throws on an entry that is not an address or range: a configuration error at start-up.
+  const trust = proxyAddr.compile([...trustedProxies]);
+  return (req) => proxyAddr(req, trust);
 }
 
 /** Seconds a refused client is told to wait (`Retry-After`). */
@@ -21,7 +41,10 @@ const RETRY_AFTER_SECONDS = 1;
  * connections beyond `maxPerClient` (0: no cap). A connection that never
  * sends a request is not counted: the headers timeout closes it.
  */
-export function connectionLimiter(maxPerClient: number) {
+export function connectionLimiter(
+  maxPerClient: number,
+  clientAddress: ClientAddress = clientAddressResolver([]),
+) {
   const open = new Map<string, number>();
   const counted = new WeakSet<Socket>();
   /** True when the request's connection is (or now becomes) one of its client's admitted ones. */

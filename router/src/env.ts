@@ -61,6 +61,12 @@ const shape = {
    * forward the client's address, every client shares the proxy's).
    */
   MAX_CONNECTIONS_PER_CLIENT: z.coerce.number().int().min(0).default(100),
+  /**
+   * Proxies (IP addresses or CIDR ranges) whose `X-Forwarded-For` names the
+   * client; empty: nobody's, the client is the TCP peer. The client address
+   * is what per-client limits count (connections, sign-in attempts).
+   */
+  TRUSTED_PROXIES: env.list().pipe(z.array(z.union([z.ipv4(), z.ipv6(), z.cidrv4(), z.cidrv6()]))),
   /** Schema introspection for Sandbox and codegen; the schema is public API anyway. */
   INTROSPECTION: env.bool(true),
   /** Per-fetch budget for one subgraph request, headers and body included. */

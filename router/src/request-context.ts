@@ -28,6 +28,11 @@ export interface RequestRecord {
   operationType: OperationType | null;
   /** Null until the bearer token is verified (and when it is refused). */
   caller: Caller | null;
+  /**
+   * Where the request came from (see `clientAddressResolver`), passed to
+   * subgraphs in the signed caller for their per-address limits.
+   */
+  readonly clientAddress?: string;
   /** Distinct `extensions.code`s of the errors sent back, in order. */
   readonly errorCodes: string[];
   /** Whether the response carried `data` (partial data still counts). */
@@ -111,10 +116,15 @@ export function recordSentOperationName(record: RequestRecord, sent: unknown): v
 }
 
 /** A new record for an operation that just arrived. */
-export function newRequestRecord(requestId: string, transport: Transport = 'http'): RequestRecord {
+export function newRequestRecord(
+  requestId: string,
+  transport: Transport = 'http',
+  clientAddress?: string,
+): RequestRecord {
   return {
     requestId,
     transport,
+    ...(clientAddress ? { clientAddress } : {}),
     startedAt: process.hrtime.bigint(),
     operationName: null,
     operationType: null,
@@ -140,11 +150,15 @@ export type ContextBuilder = (
 export function createContextBuilder(sign: (caller: Caller) => Promise<string>): ContextBuilder {
   return (caller, record, stream) => {
     record.caller = caller;
+    // The address travels with the caller, signed, so a subgraph can trust it.
+    const forwarded = record.clientAddress
+      ? { ...caller, clientAddress: record.clientAddress }
+      : caller;
     return {
       caller,
       requestId: record.requestId,
       record,
-      signedCaller: lazySignature(() => sign(caller)),
+      signedCaller: lazySignature(() => sign(forwarded)),
       ...(stream ? { stream } : {}),
     };
   };

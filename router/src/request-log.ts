@@ -1,6 +1,7 @@
 import type { ApolloServerPlugin } from '@apollo/server';
 import type { RequestHandler } from 'express';
 import type { Logger } from '@arcadia/observability';
+import type { ClientAddress } from './connection-limits.js';
 import type { RouterMetrics } from './metrics.js';
 import {
   newRequestRecord,
@@ -81,13 +82,17 @@ export function createOperationLog(options: {
  * answered (Apollo, the SSE transport, the auth check, the body parser).
  * Preflights and the Sandbox page are not operations and are not counted.
  */
-export function requestLog(log: OperationLog): RequestHandler {
+export function requestLog(log: OperationLog, clientAddress?: ClientAddress): RequestHandler {
   return (req, res, next) => {
     if (req.method === 'OPTIONS') {
       next();
       return;
     }
-    const record = newRequestRecord(requestIdFrom(req.headers['x-request-id']));
+    const record = newRequestRecord(
+      requestIdFrom(req.headers['x-request-id']),
+      'http',
+      clientAddress?.(req),
+    );
     res.locals.record = record;
     res.setHeader('x-request-id', record.requestId);
     res.once('close', () => {

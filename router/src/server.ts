@@ -17,7 +17,11 @@ import type { Logger } from '@arcadia/observability';
 import { createPresence } from '@arcadia/presence';
 import { createRedisConnection } from '@arcadia/redis';
 import { createAuthenticator } from './auth.js';
-import { connectionLimiter, httpServerOptions } from './connection-limits.js';
+import {
+  clientAddressResolver,
+  connectionLimiter,
+  httpServerOptions,
+} from './connection-limits.js';
 import type { RouterConfig } from './env.js';
 import { createFormatError, httpErrorHandler, notFound } from './errors.js';
 import { queryLimits } from './limits.js';
@@ -142,7 +146,8 @@ export async function createRouter(deps: RouterDeps): Promise<Router> {
     app,
   );
   // One count per client address for HTTP and WebSocket connections alike.
-  const connections = connectionLimiter(config.MAX_CONNECTIONS_PER_CLIENT);
+  const clientAddress = clientAddressResolver(config.TRUSTED_PROXIES);
+  const connections = connectionLimiter(config.MAX_CONNECTIONS_PER_CLIENT, clientAddress);
   app.use(connections.middleware);
   const limits = queryLimits({
     maxDepth: config.MAX_DEPTH,
@@ -232,6 +237,7 @@ export async function createRouter(deps: RouterDeps): Promise<Router> {
     ...streaming,
     log,
     logger,
+    clientAddress,
     maxSocketBufferBytes: config.SUBSCRIPTION_SOCKET_BUFFER_BYTES,
     initTimeoutMs: config.WS_INIT_TIMEOUT_MS,
     idleTimeoutMs: config.WS_IDLE_TIMEOUT_MS,
@@ -262,6 +268,7 @@ export async function createRouter(deps: RouterDeps): Promise<Router> {
       authenticate,
       buildContext,
       log,
+      clientAddress,
       corsOrigins: config.CORS_ORIGINS,
       bodyLimit: config.BODY_LIMIT,
       eventStream: sseHandler(streaming),

@@ -22,6 +22,11 @@ export interface Caller {
    * sender) without asking accounts. At most one token lifetime out of date.
    */
   readonly name?: string;
+  /**
+   * The client's IP address as the router saw it (the TCP peer, or
+   * `X-Forwarded-For` from a trusted proxy): what per-address limits count.
+   */
+  readonly clientAddress?: string;
 }
 
 /** The caller of a request without a token. */

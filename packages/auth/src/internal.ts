@@ -35,6 +35,7 @@ export function createCallerSigner(secrets: readonly string[]) {
       ...(caller.clientId ? { cid: caller.clientId } : {}),
       ...(caller.sessionId ? { sid: caller.sessionId } : {}),
       ...(caller.name ? { name: caller.name } : {}),
+      ...(caller.clientAddress ? { ip: caller.clientAddress } : {}),
     })
       .setProtectedHeader({ alg: 'HS256', kid })
       .setIssuer(ISSUER)
@@ -87,6 +88,7 @@ export function createCallerVerifier(secrets: readonly string[]) {
         ...(typeof payload.cid === 'string' ? { clientId: payload.cid } : {}),
         ...(typeof payload.sid === 'string' ? { sessionId: payload.sid } : {}),
         ...(typeof payload.name === 'string' ? { name: payload.name } : {}),
+        ...(typeof payload.ip === 'string' ? { clientAddress: payload.ip } : {}),
       };
     } catch {
       throw new UserError(

@@ -1,4 +1,5 @@
 import type { ApolloServer } from '@apollo/server';
+import type { ClientAddress } from '../connection-limits.js';
 import { expressMiddleware } from '@as-integrations/express5';
 import express, { type RequestHandler } from 'express';
 import { INVALID_TOKEN_CHALLENGE, type Authenticate } from '../auth.js';
@@ -12,6 +13,8 @@ export interface HttpTransportDeps {
   authenticate: Authenticate;
   buildContext: ContextBuilder;
   log: OperationLog;
+  /** The client address of a request, noted on its record (and in the signed caller). */
+  clientAddress: ClientAddress;
   corsOrigins: readonly string[];
   /** Largest accepted body, in `bytes` notation. */
   bodyLimit: string;
@@ -27,7 +30,7 @@ export interface HttpTransportDeps {
  */
 export function graphqlOverHttp(deps: HttpTransportDeps): RequestHandler[] {
   return [
-    requestLog(deps.log),
+    requestLog(deps.log, deps.clientAddress),
     corsMiddleware(deps.corsOrigins),
     express.json({ limit: deps.bodyLimit }),
     enterRequestScope,

@@ -20,6 +20,7 @@ import {
 } from '../auth.js';
 import type { OperationRunner } from '../operations.js';
 import type { SocketPresence } from '../presence.js';
+import type { ClientAddress } from '../connection-limits.js';
 import { newRequestRecord, recordErrorCode, type RequestRecord } from '../request-context.js';
 import { CLIENT_CLOSED_REQUEST, type OperationLog } from '../request-log.js';
 import type { SubscriptionEngine, SubscriptionEvent } from '../subscriptions/engine.js';
@@ -59,6 +60,8 @@ export interface WebSocketTransportDeps {
   initTimeoutMs: number;
   /** Time an acknowledged socket may go without any operation before it is closed. */
   idleTimeoutMs: number;
+  /** The client address of a handshake (the TCP peer, or X-Forwarded-For from a trusted proxy). */
+  clientAddress: ClientAddress;
   /** Admits or refuses each handshake (ws's `verifyClient`): the per-address connection cap. */
   verifyClient: (
     info: { req: IncomingMessage },
@@ -282,7 +285,7 @@ export function serveWebSocket(httpServer: Server, path: string, deps: WebSocket
       },
       onSubscribe: async (ctx, id, payload): Promise<ExecutionArgs | readonly GraphQLError[]> => {
         const caller = ctx.extra.auth?.caller ?? ANONYMOUS;
-        const record = newRequestRecord(randomUUID(), 'ws');
+        const record = newRequestRecord(randomUUID(), 'ws', deps.clientAddress(ctx.extra.request));
         const operation: LiveOperation = { record, kind: 'pending', status: CLIENT_CLOSED_REQUEST };
         ctx.extra.operations?.set(id, operation);
         clearTimeout(ctx.extra.idleTimer);

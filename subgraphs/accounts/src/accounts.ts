@@ -8,6 +8,7 @@ import { ErrorCode, userError } from '@arcadia/errors';
 import type { Logger } from '@arcadia/observability';
 import type { AccountsConfig } from './env.js';
 import type { PasswordHasher } from './passwords.js';
+import type { SignInLimits } from './sign-in-limits.js';
 import {
   hashSecret,
   newRefreshToken,
@@ -59,6 +60,7 @@ export interface AccountsDeps {
     | 'REFRESH_REUSE_INTERVAL_SECONDS'
   >;
   readonly passwords: PasswordHasher;
+  readonly limits: SignInLimits;
   readonly tokenSigner: ReturnType<typeof createTokenSigner>;
 }
 
@@ -82,7 +84,7 @@ const holds = (roles: readonly Role[], role: Role) =>
 export function createAccounts(
   deps: AccountsDeps & { repo: AccountsRepository; caller: Caller; logger: Logger },
 ) {
-  const { config, passwords, tokenSigner, repo, caller, logger } = deps;
+  const { config, passwords, limits, tokenSigner, repo, caller, logger } = deps;
   const adminEmails = new Set(config.ADMIN_EMAILS);
   const isAdminEmail = (email: string) => adminEmails.has(email.toLowerCase());
   // Whoever proves to be a user within this request (sign-up, sign-in,
@@ -206,6 +208,11 @@ export function createAccounts(
 
     /** Email and password; the same UNAUTHENTICATED for an unknown email and a wrong password. */
     async signIn(email: string, password: string): Promise<AuthPayloadModel> {
+      // Counted before anything is hashed, by the email as given (trimmed,
+      // case-folded) whether or not it has an account: blocked attempts cost
+      // no argon2, and an unknown email is limited like a known one.
+      const account = email.trim().toLowerCase().slice(0, 255);
+      await limits.signIn.attempt(account, caller.clientAddress);
       const candidate = password.slice(0, MAX_PASSWORD + 1);
       const found =
         password.length <= MAX_PASSWORD && email.length <= 254
@@ -218,6 +225,7 @@ export function createAccounts(
       if (!(await passwords.verify(found.passwordHash, password))) {
         throw userError(ErrorCode.UNAUTHENTICATED, INVALID_CREDENTIALS);
       }
+      await limits.signIn.succeeded(account, caller.clientAddress);
       let user = found.user;
       if (isAdminEmail(user.email) && !user.roles.includes('ADMIN')) {
         user = (await repo.addRole(user.id, 'ADMIN')) ?? user;
@@ -351,11 +359,13 @@ export function createAccounts(
 
     /** Client-credentials sign-in: a session of the client's owner, with its scopes and at most PARTNER. */
     async issueClientToken(clientId: string, clientSecret: string): Promise<AuthPayloadModel> {
+      await limits.clientToken.attempt(clientId.slice(0, 64), caller.clientAddress);
       const client = isUuid(clientId) ? await repo.apiClientById(clientId) : null;
       const matches = secretMatches(clientSecret, client?.secretHash ?? NO_CLIENT_HASH);
       if (!client || !matches || client.revokedAt) {
         throw userError(ErrorCode.UNAUTHENTICATED, INVALID_CLIENT);
       }
+      await limits.clientToken.succeeded(clientId.slice(0, 64), caller.clientAddress);
       const owner = await userById(client.userId);
       if (!owner) throw userError(ErrorCode.UNAUTHENTICATED, INVALID_CLIENT);
       return repo.transaction((tx) => startSession(tx, owner, client));

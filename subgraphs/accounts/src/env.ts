@@ -25,6 +25,17 @@ const shape = {
   ARGON2_MEMORY_KIB: z.coerce.number().int().min(8).max(4_194_304).default(19_456),
   ARGON2_TIME_COST: z.coerce.number().int().min(1).max(100).default(2),
   ARGON2_PARALLELISM: z.coerce.number().int().min(1).max(255).default(1),
+  ...servicesEnv.redis,
+  /** Prefix of accounts' own Redis keys (brute-force limits). */
+  REDIS_KEY_PREFIX: z.string().min(1).default('arcadia:'),
+  // Brute-force limits on signIn and issueClientToken: attempts per account
+  // (email or client id, existing or not) and per client address within the
+  // window, then a block that doubles with each block in a day, up to the cap.
+  SIGN_IN_MAX_FAILURES: z.coerce.number().int().min(1).default(10),
+  SIGN_IN_MAX_FAILURES_PER_ADDRESS: z.coerce.number().int().min(1).default(100),
+  SIGN_IN_WINDOW_SECONDS: z.coerce.number().int().min(1).default(900),
+  SIGN_IN_BLOCK_SECONDS: z.coerce.number().int().min(1).default(60),
+  SIGN_IN_MAX_BLOCK_SECONDS: z.coerce.number().int().min(1).default(86_400),
   ...servicesEnv.keys,
 };
 

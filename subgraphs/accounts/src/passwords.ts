@@ -25,7 +25,11 @@ export interface PasswordHasher {
 }
 
 /** A {@link PasswordHasher} with the given cost; one per server. */
-export function createPasswordHasher(params: Argon2Params): PasswordHasher {
+export function createPasswordHasher(
+  params: Argon2Params,
+  /** Called once per argon2 computation (the `accounts_password_hashes_total` metric). */
+  onHash: () => void = () => undefined,
+): PasswordHasher {
   const options: Options = {
     algorithm: ARGON2ID,
     memoryCost: params.memoryKib,
@@ -38,8 +42,12 @@ export function createPasswordHasher(params: Argon2Params): PasswordHasher {
   dummyHash.catch(() => undefined);
 
   return {
-    hash: (password) => hash(password, options),
+    hash(password) {
+      onHash();
+      return hash(password, options);
+    },
     async verify(passwordHash, password) {
+      onHash();
       try {
         return await verify(passwordHash, password);
       } catch {
@@ -48,6 +56,7 @@ export function createPasswordHasher(params: Argon2Params): PasswordHasher {
       }
     },
     async verifyDummy(password) {
+      onHash();
       await verify(await dummyHash, password).catch(() => false);
       return false;
     },

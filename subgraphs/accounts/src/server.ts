@@ -2,11 +2,14 @@ import { readFileSync } from 'node:fs';
 import { parse } from 'graphql';
 import { createTokenSigner, type KeyMaterial } from '@arcadia/auth';
 import type { Logger } from '@arcadia/observability';
+import type { Redis } from 'ioredis';
+import { Counter, createMetricsRegistry } from '@arcadia/observability';
 import { createSubgraphServer, type SubgraphServer } from '@arcadia/subgraph-kit';
 import { createContext, type AccountsContext } from './context.js';
 import type { AccountsConfig } from './env.js';
 import { createPasswordHasher } from './passwords.js';
 import { resolvers } from './resolvers/index.js';
+import { createSignInLimits } from './sign-in-limits.js';
 import type { Store } from './store.js';
 
 /** The SDL, read next to the package so tests, tsx and composition use the same file. */
@@ -18,6 +21,8 @@ export interface AccountsServerDeps {
   readonly keys: KeyMaterial;
   readonly store: Store;
   readonly logger: Logger;
+  /** Where the brute-force limits are counted; closed with the server. */
+  readonly redis: Redis;
 }
 
 /**
@@ -25,15 +30,31 @@ export interface AccountsServerDeps {
  * free port. Closing it drains requests, then closes the store.
  */
 export function createServer(deps: AccountsServerDeps): SubgraphServer {
-  const { config, keys, store, logger } = deps;
+  const { config, keys, store, logger, redis } = deps;
+  const metrics = createMetricsRegistry('accounts');
+  const passwordHashes = new Counter({
+    name: 'accounts_password_hashes_total',
+    help: 'argon2 computations (sign-up, sign-in, dummy verifications): the CPU sign-ins cost.',
+    registers: [metrics],
+  });
   const contextDeps = {
     config,
     store,
     tokenSigner: createTokenSigner(keys.jwtKeys),
-    passwords: createPasswordHasher({
-      memoryKib: config.ARGON2_MEMORY_KIB,
-      timeCost: config.ARGON2_TIME_COST,
-      parallelism: config.ARGON2_PARALLELISM,
+    passwords: createPasswordHasher(
+      {
+        memoryKib: config.ARGON2_MEMORY_KIB,
+        timeCost: config.ARGON2_TIME_COST,
+        parallelism: config.ARGON2_PARALLELISM,
+      },
+      () => passwordHashes.inc(),
+    ),
+    limits: createSignInLimits(redis, config.REDIS_KEY_PREFIX, {
+      maxFailures: config.SIGN_IN_MAX_FAILURES,
+      maxFailuresPerAddress: config.SIGN_IN_MAX_FAILURES_PER_ADDRESS,
+      windowSeconds: config.SIGN_IN_WINDOW_SECONDS,
+      blockSeconds: config.SIGN_IN_BLOCK_SECONDS,
+      maxBlockSeconds: config.SIGN_IN_MAX_BLOCK_SECONDS,
     }),
   };
   return createSubgraphServer<AccountsContext>({
@@ -44,7 +65,11 @@ export function createServer(deps: AccountsServerDeps): SubgraphServer {
     internalSecrets: keys.internalSecrets,
     logger,
     context: (base) => createContext(base, contextDeps),
+    metrics,
     readiness: () => store.ping(),
-    onClose: () => store.close(),
+    onClose: async () => {
+      await store.close();
+      await redis.quit().catch(() => redis.disconnect());
+    },
   });
 }

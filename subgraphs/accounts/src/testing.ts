@@ -10,6 +10,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { createLogger } from '@arcadia/observability';
+import { createRedisConnection } from '@arcadia/redis';
 import type { SubgraphFactory, TestDatabase, TestSubgraph, TestUser } from '@arcadia/testing';
 import { parseAccountsEnv, type AccountsConfig } from './env.js';
 import { createServer } from './server.js';
@@ -43,13 +44,21 @@ export function accountsSubgraph(
     const config = parseAccountsEnv({
       ...FAST_ARGON2,
       LOG_LEVEL: 'silent',
+      // Limits of the harness' own, so files running at once do not share counts.
+      REDIS_KEY_PREFIX: `test:${randomBytes(6).toString('hex')}:`,
       ...env,
       DATABASE_URL: db.url,
     });
     const logger = createLogger('accounts', config.LOG_LEVEL);
     const store = await openStore({ databaseUrl: db.url, logger });
+    const redis = createRedisConnection({
+      url: config.REDIS_URL,
+      name: 'accounts-limits',
+      use: 'commands',
+      logger,
+    });
     return {
-      server: createServer({ config, keys, store, logger }),
+      server: createServer({ config, keys, store, logger, redis }),
       config,
       db,
       store,

@@ -3,6 +3,7 @@ import { ANONYMOUS, generateJwtKey, createTokenSigner } from '@arcadia/auth';
 import { createLogger } from '@arcadia/observability';
 import { createAccounts } from '../src/accounts.js';
 import type { PasswordHasher } from '../src/passwords.js';
+import type { CredentialLimiter } from '../src/sign-in-limits.js';
 import type { AccountsRepository } from '../src/store.js';
 
 /** A password hasher that records which verification ran. */
@@ -21,6 +22,12 @@ function recordingHasher(calls: string[]): PasswordHasher {
   };
 }
 
+// Limits are not what these tests are about (sign-in-limits.int.test.ts is).
+const unlimited: CredentialLimiter = {
+  attempt: async () => undefined,
+  succeeded: async () => undefined,
+};
+
 async function accountsWith(repo: Partial<AccountsRepository>, calls: string[]) {
   return createAccounts({
     config: {
@@ -30,6 +37,7 @@ async function accountsWith(repo: Partial<AccountsRepository>, calls: string[]) 
       REFRESH_REUSE_INTERVAL_SECONDS: 30,
     },
     passwords: recordingHasher(calls),
+    limits: { signIn: unlimited, clientToken: unlimited },
     tokenSigner: createTokenSigner([await generateJwtKey()]),
     repo: repo as AccountsRepository,
     caller: ANONYMOUS,

@@ -8,8 +8,11 @@ import { accountsSubgraph, TEST_PASSWORD, type AccountsUnderTest } from '../src/
 export type AccountsHarness = SubgraphHarness<AccountsUnderTest>;
 
 /** Starts accounts and a router; `env` overrides variables (ADMIN_EMAILS, TTLs, …). */
-export function startAccounts(env: Record<string, string> = {}): Promise<AccountsHarness> {
-  return startSubgraphHarness({ subject: accountsSubgraph(env) });
+export function startAccounts(
+  env: Record<string, string> = {},
+  routerEnv: Record<string, string> = {},
+): Promise<AccountsHarness> {
+  return startSubgraphHarness({ subject: accountsSubgraph(env), routerEnv });
 }
 
 export const USER_FIELDS = 'id handle displayName roles createdAt email';
