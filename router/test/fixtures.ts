@@ -120,8 +120,8 @@ export function accountsSubgraph(keys: KeyMaterial): SubgraphServer {
   });
 }
 
-/** A logger whose JSON lines land in `lines`, for assertions on what the router logs. */
-export function capturingLogger(): { logger: Logger; lines: Record<string, any>[] } {
+/** A log destination whose JSON lines land in `lines`, parsed. */
+export function jsonLineSink(): { stream: Writable; lines: Record<string, any>[] } {
   const lines: Record<string, any>[] = [];
   const stream = new Writable({
     write(chunk: Buffer, _encoding, callback) {
@@ -131,6 +131,12 @@ export function capturingLogger(): { logger: Logger; lines: Record<string, any>[
       callback();
     },
   });
+  return { stream, lines };
+}
+
+/** A logger whose JSON lines land in `lines`, for assertions on what the router logs. */
+export function capturingLogger(): { logger: Logger; lines: Record<string, any>[] } {
+  const { stream, lines } = jsonLineSink();
   const logger = pino({ level: 'info', base: { service: 'router' } }, stream);
   return { logger, lines };
 }

@@ -4,7 +4,6 @@
  * request's operation when its response is over.
  */
 import type { AddressInfo } from 'node:net';
-import { Writable } from 'node:stream';
 import express from 'express';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createLogger } from '@arcadia/observability';
@@ -17,19 +16,12 @@ import {
   requestLog,
   type OperationLog,
 } from '../src/request-log.js';
+import { jsonLineSink } from './fixtures.js';
 import { metricValue } from './metrics-text.js';
 
 /** An operation log writing into `lines` and fresh metrics. */
 function capture(): { log: OperationLog; lines: Record<string, any>[]; metrics: RouterMetrics } {
-  const lines: Record<string, any>[] = [];
-  const destination = new Writable({
-    write(chunk: Buffer, _encoding, callback) {
-      for (const line of chunk.toString('utf8').split('\n')) {
-        if (line.trim()) lines.push(JSON.parse(line) as Record<string, any>);
-      }
-      callback();
-    },
-  });
+  const { stream: destination, lines } = jsonLineSink();
   const metrics = createRouterMetrics();
   const log = createOperationLog({
     logger: createLogger('router', 'info', destination),

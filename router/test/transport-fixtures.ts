@@ -5,7 +5,6 @@
  * readers for `/metrics` and for the three transports' clients.
  */
 import { EventEmitter, on } from 'node:events';
-import { Writable } from 'node:stream';
 import { createClient as createSseClient } from 'graphql-sse';
 import { createClient, type Client } from 'graphql-ws';
 import { gql } from 'graphql-tag';
@@ -22,6 +21,7 @@ import {
   type TestSupergraph,
 } from '@arcadia/testing';
 import { createRouter, parseRouterEnv, type Router } from '../src/index.js';
+import { jsonLineSink } from './fixtures.js';
 
 interface Note {
   id: string;
@@ -161,15 +161,7 @@ export async function startLoggedRouter(
   keys: KeyMaterial,
   env: Record<string, string> = {},
 ): Promise<LoggedRouter> {
-  const lines: Record<string, any>[] = [];
-  const destination = new Writable({
-    write(chunk: Buffer, _encoding, callback) {
-      for (const line of chunk.toString('utf8').split('\n')) {
-        if (line.trim()) lines.push(JSON.parse(line) as Record<string, any>);
-      }
-      callback();
-    },
-  });
+  const { stream: destination, lines } = jsonLineSink();
   const config = parseRouterEnv({
     ...process.env,
     // Keys of this router only: its persisted queries and sockets online.
@@ -277,31 +269,42 @@ export interface Received {
   stop(): void;
 }
 
-/** Runs one operation over graphql-ws, collecting what arrives. */
-export function overWs(client: Client, request: OperationRequest): Received {
+/** A sink for both clients' `subscribe`, and the {@link Received} view of what it collected. */
+function collector(): {
+  sink: { next: (value: unknown) => void; error: (error: unknown) => void; complete: () => void };
+  received: (stop: () => void) => Received;
+} {
   const results: any[] = [];
   let error: unknown;
   let completed = false;
-  const stop = client.subscribe(request, {
-    next: (value) => results.push(value),
-    error: (e) => {
-      error = e;
-      completed = true;
-    },
-    complete: () => {
-      completed = true;
-    },
-  });
   return {
-    results,
-    stop,
-    get error() {
-      return error;
+    sink: {
+      next: (value) => results.push(value),
+      error: (e) => {
+        error = e;
+        completed = true;
+      },
+      complete: () => {
+        completed = true;
+      },
     },
-    get completed() {
-      return completed;
-    },
+    received: (stop) => ({
+      results,
+      stop,
+      get error() {
+        return error;
+      },
+      get completed() {
+        return completed;
+      },
+    }),
   };
+}
+
+/** Runs one operation over graphql-ws, collecting what arrives. */
+export function overWs(client: Client, request: OperationRequest): Received {
+  const { sink, received } = collector();
+  return received(client.subscribe(request, sink));
 }
 
 /** Runs one operation over SSE (distinct connections), collecting what arrives. */
@@ -311,32 +314,12 @@ export function overSse(
   headers: Record<string, string> = {},
 ): Received {
   const client = createSseClient({ url, retryAttempts: 0, headers });
-  const results: any[] = [];
-  let error: unknown;
-  let completed = false;
-  const unsubscribe = client.subscribe(request, {
-    next: (value) => results.push(value),
-    error: (e) => {
-      error = e;
-      completed = true;
-    },
-    complete: () => {
-      completed = true;
-    },
+  const { sink, received } = collector();
+  const unsubscribe = client.subscribe(request, sink);
+  return received(() => {
+    unsubscribe();
+    client.dispose();
   });
-  return {
-    results,
-    stop: () => {
-      unsubscribe();
-      client.dispose();
-    },
-    get error() {
-      return error;
-    },
-    get completed() {
-      return completed;
-    },
-  };
 }
 
 /** Waits until `received` completed, and says what arrived if it does not. */

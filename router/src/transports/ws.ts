@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import type { IncomingMessage, Server } from 'node:http';
+import type { Server } from 'node:http';
 import type { ExecutionArgs, GraphQLError, GraphQLFormattedError } from 'graphql';
 import {
   CloseCode,
@@ -9,7 +9,7 @@ import {
   type FormattedExecutionResult,
 } from 'graphql-ws';
 import { useServer } from 'graphql-ws/use/ws';
-import { WebSocketServer, type WebSocket } from 'ws';
+import { WebSocketServer, type VerifyClientCallbackAsync, type WebSocket } from 'ws';
 import { ANONYMOUS, type Caller } from '@arcadia/auth';
 import { UserError } from '@arcadia/errors';
 import type { Logger } from '@arcadia/observability';
@@ -63,15 +63,7 @@ export interface WebSocketTransportDeps {
   /** The client address of a handshake (the TCP peer, or X-Forwarded-For from a trusted proxy). */
   clientAddress: ClientAddress;
   /** Admits or refuses each handshake (ws's `verifyClient`): the per-address connection cap. */
-  verifyClient: (
-    info: { req: IncomingMessage },
-    done: (
-      result: boolean,
-      code?: number,
-      message?: string,
-      headers?: Record<string, string>,
-    ) => void,
-  ) => void;
+  verifyClient: VerifyClientCallbackAsync;
 }
 
 /** An operation of a socket between its `subscribe` message and its access log line. */
