@@ -1,4 +1,5 @@
 import { ANONYMOUS, bearerToken, type Caller, type createTokenVerifier } from '@arcadia/auth';
+import { sessionRevoked, type SessionGuard } from './sessions.js';
 
 /** Who is calling, as one bearer token says. */
 export interface Authenticated {
@@ -9,8 +10,9 @@ export interface Authenticated {
 
 /**
  * Turns an `Authorization` value into the caller: anonymous without one,
- * the token's subject with a valid bearer token. Anything else throws
- * UNAUTHENTICATED (HTTP 401) with a `reason` (`TOKEN_EXPIRED`, `TOKEN_INVALID`).
+ * the token's subject with a valid bearer token of a session that was not
+ * revoked. Anything else throws UNAUTHENTICATED (HTTP 401) with a `reason`
+ * (`TOKEN_EXPIRED`, `TOKEN_INVALID`, `SESSION_REVOKED`).
  */
 export type Authenticate = (authorization: unknown) => Promise<Authenticated>;
 
@@ -24,6 +26,7 @@ export const INVALID_TOKEN_CHALLENGE = 'Bearer error="invalid_token"';
  */
 export function createAuthenticator(
   verifier: ReturnType<typeof createTokenVerifier>,
+  sessions: Pick<SessionGuard, 'isRevoked'>,
 ): Authenticate {
   return async (authorization) => {
     // Anything but a string (a number, an object in connection params) is
@@ -35,6 +38,8 @@ export function createAuthenticator(
     const token = bearerToken(header);
     if (token === null) return { caller: ANONYMOUS, expiresAt: null };
     const { expiresAt, ...caller } = await verifier.verify(token);
+    // A signed-out session's tokens verify until they expire; accounts' word is final.
+    if (caller.sessionId && (await sessions.isRevoked(caller.sessionId))) throw sessionRevoked();
     return { caller, expiresAt };
   };
 }

@@ -1,6 +1,7 @@
 import { fileURLToPath } from 'node:url';
 import { z } from 'zod';
 import { env, parseEnv, servicesEnv } from '@arcadia/config';
+import { SESSION_REVOCATION_PREFIX_DEFAULT } from '@arcadia/auth';
 import { PRESENCE_PREFIX_DEFAULT, PRESENCE_TTL_SECONDS_DEFAULT } from '@arcadia/presence';
 
 /** The composed supergraph of this repository (`npm run compose` writes it). */
@@ -73,12 +74,43 @@ const shape = {
   SUBGRAPH_TIMEOUT_MS: z.coerce.number().int().min(1).default(10_000),
   /** How long `/ready` waits for each subgraph's `/health`. */
   READY_TIMEOUT_MS: z.coerce.number().int().min(1).default(1_000),
-  /** How long a registered persisted query stays in Redis. */
+  /**
+   * How long a registered persisted query stays cached. A day, not the week
+   * it was: when a hash expires, the next client to send it gets
+   * PERSISTED_QUERY_NOT_FOUND and registers it again (one extra round trip
+   * per operation and day, for all clients together), while a registration
+   * nobody uses holds cache memory for a day instead of seven.
+   */
   APQ_TTL_SECONDS: z.coerce
     .number()
     .int()
     .min(1)
-    .default(7 * 24 * 3600),
+    .default(24 * 3600),
+  /**
+   * Largest query, in UTF-8 bytes, the router registers as a persisted
+   * query; a larger registration is refused with PERSISTED_QUERY_TOO_LARGE
+   * (send it without the persistedQuery extension). Within BODY_LIMIT.
+   */
+  APQ_MAX_QUERY_BYTES: z.coerce
+    .number()
+    .int()
+    .min(1)
+    .default(32 * 1024),
+  /**
+   * Registrations (a query with the hash of a persisted query not known yet)
+   * per client per minute: per user when signed in, else per client address
+   * (behind a proxy, list it in TRUSTED_PROXIES, or every anonymous client
+   * shares its address); more are refused with RATE_LIMITED. Hits by hash
+   * never count.
+   */
+  APQ_REGISTRATIONS_PER_MINUTE: z.coerce.number().int().min(1).default(60),
+  /** Bytes of persisted queries each router keeps in memory (LRU) in front of APQ_REDIS_URL. */
+  APQ_MEMORY_CACHE_BYTES: z.coerce
+    .number()
+    .int()
+    .min(1)
+    .default(16 * 1024 * 1024),
+  ...servicesEnv.cacheRedis,
   /** Namespace of the router's Redis keys, so deployments and tests can share a server. */
   REDIS_KEY_PREFIX: z.string().default('arcadia:router:'),
   /**
@@ -87,6 +119,17 @@ const shape = {
    * every one of them configures this same value.
    */
   PRESENCE_PREFIX: z.string().default(PRESENCE_PREFIX_DEFAULT),
+  /**
+   * Namespace of the revoked-session keys and channel accounts writes
+   * (sign-out, refresh-token reuse); the same value as accounts'.
+   */
+  SESSION_REVOCATION_PREFIX: z.string().min(1).default(SESSION_REVOCATION_PREFIX_DEFAULT),
+  /**
+   * How long a "session not revoked" answer is reused before Redis is asked
+   * again. Revocations are also announced to every router at once; this
+   * bounds how late one is seen if an announcement is missed.
+   */
+  SESSION_CHECK_CACHE_MS: z.coerce.number().int().min(1).max(1_000).default(500),
   /** A signed-in user's socket counts as live this long after its last heartbeat (sent every third of it). */
   PRESENCE_TTL_SECONDS: z.coerce.number().int().min(1).default(PRESENCE_TTL_SECONDS_DEFAULT),
   /** Reconnection attempts to a subgraph's subscription socket before clients get an error. */
@@ -98,6 +141,13 @@ const shape = {
   SUBSCRIPTION_CLIENT_BUFFER: env.int(1_000),
   /** Bytes a client's WebSocket may have unsent before the client is cut off as too slow. */
   SUBSCRIPTION_SOCKET_BUFFER_BYTES: env.int(4 * 1024 * 1024),
+  /**
+   * Lifetime of the caller signature that opens a subscription socket to a
+   * subgraph; the subgraph closes the socket when it expires, and the router
+   * moves each socket to a freshly signed one at four fifths of it (at
+   * least 5 s before it expires).
+   */
+  SUBGRAPH_SOCKET_SIGNATURE_SECONDS: z.coerce.number().int().min(10).default(300),
   LOG_LEVEL: env.logLevel(),
   NODE_ENV: env.nodeEnv(),
   ...servicesEnv.redis,

@@ -1,7 +1,7 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
 import { randomUUID } from 'node:crypto';
 import type { DocumentNode } from 'graphql';
-import type { Caller } from '@arcadia/auth';
+import type { Caller, CallerBinding, CallerSigner } from '@arcadia/auth';
 import type { UserError } from '@arcadia/errors';
 import type { SubscriptionPlan } from './subscriptions/planner.js';
 
@@ -77,8 +77,8 @@ export interface RouterContext {
   readonly caller: Caller;
   readonly requestId: string;
   readonly record: RequestRecord;
-  /** The caller header for subgraphs, signed once and reused by every fetch of the request. */
-  signedCaller(): Promise<string>;
+  /** The caller header for one subgraph request of this operation (bound to that subgraph and request). */
+  signedCaller(binding: CallerBinding): Promise<string>;
   /** Present when the transport can stream results (graphql-ws, SSE); absent over plain HTTP. */
   readonly stream?: StreamSlot;
 }
@@ -145,9 +145,9 @@ export type ContextBuilder = (
 /**
  * The one place an operation's context is built, whatever the transport:
  * the verified caller (also noted on the record for the log line), the
- * request id, and the caller header signed lazily once per operation.
+ * request id, and the signer of the caller header its subgraph fetches carry.
  */
-export function createContextBuilder(sign: (caller: Caller) => Promise<string>): ContextBuilder {
+export function createContextBuilder(sign: CallerSigner): ContextBuilder {
   return (caller, record, stream) => {
     record.caller = caller;
     // The address travels with the caller, signed, so a subgraph can trust it.
@@ -158,22 +158,9 @@ export function createContextBuilder(sign: (caller: Caller) => Promise<string>):
       caller,
       requestId: record.requestId,
       record,
-      signedCaller: lazySignature(() => sign(forwarded)),
+      // Signed per fetch: each signature is bound to its subgraph and request.
+      signedCaller: (binding) => sign(forwarded, binding),
       ...(stream ? { stream } : {}),
     };
-  };
-}
-
-// The signed header lives 60 s; a request that runs longer re-signs before
-// its later fetches so subgraphs never see an expired signature.
-const RESIGN_AFTER_MS = 30_000;
-
-/** Signs `caller` lazily, once per request, again only when the signature ages. */
-export function lazySignature(sign: () => Promise<string>): () => Promise<string> {
-  let cached: { at: number; header: Promise<string> } | undefined;
-  return () => {
-    const now = Date.now();
-    if (!cached || now - cached.at > RESIGN_AFTER_MS) cached = { at: now, header: sign() };
-    return cached.header;
   };
 }

@@ -9,14 +9,15 @@ import {
   createCallerSigner,
   createTokenVerifier,
   publicJwks,
-  type Caller,
   type KeyMaterial,
 } from '@arcadia/auth';
 import { createMetricsServer } from '@arcadia/lifecycle';
 import type { Logger } from '@arcadia/observability';
 import { createPresence } from '@arcadia/presence';
 import { createRedisConnection } from '@arcadia/redis';
+import { createPersistedQueries } from './apq.js';
 import { createAuthenticator } from './auth.js';
+import { createSessionGuard } from './sessions.js';
 import {
   clientAddressResolver,
   connectionLimiter,
@@ -26,10 +27,10 @@ import type { RouterConfig } from './env.js';
 import { createFormatError, httpErrorHandler, notFound } from './errors.js';
 import { queryLimits } from './limits.js';
 import { createRouterMetrics } from './metrics.js';
+import { nullPropagationPlugin } from './null-propagation.js';
 import { createOperationRunner, streamingOperationsPlugin } from './operations.js';
 import { trackSocketPresence } from './presence.js';
 import { checkSubgraphs } from './readiness.js';
-import { RedisKeyValueCache } from './redis-cache.js';
 import { createContextBuilder, type RouterContext } from './request-context.js';
 import { createOperationLog, requestRecordPlugin } from './request-log.js';
 import { CallerForwardingDataSource, createSubgraphFetcher } from './subgraph-data-source.js';
@@ -91,9 +92,10 @@ export async function createRouter(deps: RouterDeps): Promise<Router> {
   const verifier = config.JWKS_URL
     ? createTokenVerifier({ jwksUrl: config.JWKS_URL })
     : createTokenVerifier({ jwks: publicJwks(keys.jwtKeys) });
-  // One authentication, one context builder and one access log for every transport.
-  const authenticate = createAuthenticator(verifier);
-  const signCaller: (caller: Caller) => Promise<string> = createCallerSigner(keys.internalSecrets);
+  // One context builder and one access log (and, below, one authentication) for every transport.
+  const signCaller = createCallerSigner(keys.internalSecrets, {
+    connectionTtlSeconds: config.SUBGRAPH_SOCKET_SIGNATURE_SECONDS,
+  });
   const buildContext = createContextBuilder(signCaller);
   const log = createOperationLog({ logger, metrics });
   // Plans subscriptions with the gateway's planner; built before Apollo, whose pipeline admits them.
@@ -124,8 +126,8 @@ export async function createRouter(deps: RouterDeps): Promise<Router> {
     },
   });
 
-  // Fail fast instead of queueing while Redis is away: an APQ miss just
-  // makes the client send the full query, and presence writes are fire and
+  // Fail fast instead of queueing while Redis is away: APQ registrations are
+  // then counted in this process alone, and presence writes are fire and
   // forget (a lost connect is redone by the next heartbeat, a lost
   // disconnect lapses after the ttl). Outages are logged once by the factory.
   const redis = createRedisConnection({
@@ -160,7 +162,9 @@ export async function createRouter(deps: RouterDeps): Promise<Router> {
     blockFieldSuggestions: !config.INTROSPECTION,
   });
 
-  const formatError = createFormatError(logger);
+  // Persisted queries in a cache Redis of their own (APQ_REDIS_URL), behind an LRU.
+  const apq = createPersistedQueries({ config, redis, logger });
+  const formatError = apq.formatError(createFormatError(logger));
   const apollo = new ApolloServer<RouterContext>({
     gateway,
     nodeEnv: config.NODE_ENV,
@@ -172,14 +176,7 @@ export async function createRouter(deps: RouterDeps): Promise<Router> {
     // runService owns the signals (@arcadia/lifecycle); Apollo must not race it.
     stopOnTerminationSignals: false,
     logger: logger.child({ component: 'apollo' }),
-    persistedQueries: {
-      cache: new RedisKeyValueCache(redis, {
-        prefix: config.REDIS_KEY_PREFIX,
-        defaultTtlSeconds: config.APQ_TTL_SECONDS,
-        logger,
-      }),
-      ttl: config.APQ_TTL_SECONDS,
-    },
+    persistedQueries: apq.options,
     validationRules: limits.validationRules,
     parseOptions: limits.parseOptions,
     formatError,
@@ -187,7 +184,10 @@ export async function createRouter(deps: RouterDeps): Promise<Router> {
       ApolloServerPluginDrainHttpServer({ httpServer }),
       ApolloServerPluginLandingPageLocalDefault({ embed: true }),
       requestRecordPlugin(),
+      // Before the streaming plugin: a refused subscription is not admitted.
+      apq.plugin,
       streamingOperationsPlugin(planner),
+      nullPropagationPlugin(formatError),
       ...limits.plugins,
     ],
   });
@@ -196,6 +196,7 @@ export async function createRouter(deps: RouterDeps): Promise<Router> {
     await apollo.start();
   } catch (error) {
     await redis.close();
+    await apq.close();
     throw error;
   }
   const subscriptionMetrics = createSubscriptionMetrics(metrics.registry);
@@ -204,6 +205,11 @@ export async function createRouter(deps: RouterDeps): Promise<Router> {
     dataSources,
     subgraphUrls: subgraphs,
     signCaller,
+    // A fifth of the signature's life, and at least 5 s, is left for the
+    // move (two overlaps) and for clock skew and second-rounded expiry.
+    renewConnectionsAfterMs:
+      config.SUBGRAPH_SOCKET_SIGNATURE_SECONDS * 1000 -
+      Math.max(config.SUBGRAPH_SOCKET_SIGNATURE_SECONDS * 200, 5_000),
     buildContext,
     formatError,
     logger: logger.child({ component: 'subscriptions' }),
@@ -224,6 +230,15 @@ export async function createRouter(deps: RouterDeps): Promise<Router> {
     }),
     { ttlSeconds: config.PRESENCE_TTL_SECONDS, logger: logger.child({ component: 'presence' }) },
   );
+  // Sign-out and refresh-token reuse end a session's access on every transport within a second.
+  const sessions = createSessionGuard({
+    redis,
+    redisUrl: config.REDIS_URL,
+    prefix: config.SESSION_REVOCATION_PREFIX,
+    cacheMs: config.SESSION_CHECK_CACHE_MS,
+    logger: logger.child({ component: 'sessions' }),
+  });
+  const authenticate = createAuthenticator(verifier, sessions);
   const run = createOperationRunner({ apollo, buildContext, formatError });
   const streaming = {
     run,
@@ -232,6 +247,7 @@ export async function createRouter(deps: RouterDeps): Promise<Router> {
     formatError,
     metrics: subscriptionMetrics,
     presence,
+    sessions,
   };
   const webSocket = serveWebSocket(httpServer, '/graphql', {
     ...streaming,
@@ -309,7 +325,9 @@ export async function createRouter(deps: RouterDeps): Promise<Router> {
         // releases any left, stops the heartbeat and waits for the writes,
         // which Redis then receives before QUIT.
         await presence.close();
+        await sessions.close();
         await redis.close();
+        await apq.close();
         // Last, so that a final scrape still sees the shutdown.
         await metricsServer.close();
       })();

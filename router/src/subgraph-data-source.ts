@@ -1,5 +1,5 @@
 import { RemoteGraphQLDataSource, type GraphQLDataSourceProcessOptions } from '@apollo/gateway';
-import { ANONYMOUS, CALLER_HEADER, type Caller } from '@arcadia/auth';
+import { ANONYMOUS, CALLER_HEADER, type CallerSigner } from '@arcadia/auth';
 import { ErrorCode, UserError } from '@arcadia/errors';
 import type { Logger } from '@arcadia/observability';
 import type { RouterMetrics } from './metrics.js';
@@ -98,32 +98,41 @@ export function createSubgraphFetcher(options: {
 }
 
 /**
- * The gateway's connection to one subgraph: adds the caller, signed for the
- * subgraph, and the request id to every fetch.
+ * The gateway's connection to one subgraph: adds the caller, signed for this
+ * subgraph and this request, and the request id to every fetch.
  */
 export class CallerForwardingDataSource extends RemoteGraphQLDataSource<RouterContext> {
+  readonly name: string;
+
   constructor(
     config: { name: string; url: string; fetcher: Fetcher },
-    private readonly signCaller: (caller: Caller) => Promise<string>,
+    private readonly signCaller: CallerSigner,
   ) {
     super({ url: config.url, fetcher: config.fetcher });
+    this.name = config.name;
   }
 
   override async willSendRequest(
     options: GraphQLDataSourceProcessOptions<RouterContext>,
   ): Promise<void> {
-    const headers = options.request.http?.headers;
-    if (!headers) return;
+    const { http, query, operationName, variables } = options.request;
+    if (!http) return;
+    // The gateway sends exactly this request as the body, after this hook.
+    const binding = {
+      audience: this.name,
+      method: http.method,
+      request: { query, operationName, variables },
+    };
     // The gateway does not export its request-kind enum; only operations
     // that came from a client carry their request context.
     if ('incomingRequestContext' in options) {
       const context = options.context;
-      headers.set(CALLER_HEADER, await context.signedCaller());
-      headers.set('x-request-id', context.requestId);
+      http.headers.set(CALLER_HEADER, await context.signedCaller(binding));
+      http.headers.set('x-request-id', context.requestId);
     } else {
       // Health checks and schema loads carry no caller; subgraphs still
       // demand a signature, so they get the anonymous one.
-      headers.set(CALLER_HEADER, await this.signCaller(ANONYMOUS));
+      http.headers.set(CALLER_HEADER, await this.signCaller(ANONYMOUS, binding));
     }
   }
 }

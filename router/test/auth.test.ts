@@ -11,13 +11,16 @@ import {
   type Authenticate,
 } from '../src/auth.js';
 
+const REVOKED = 'session-signed-out';
 let authenticate: Authenticate;
 let signer: ReturnType<typeof createTokenSigner>;
 
 beforeAll(async () => {
   const key = await generateJwtKey();
   signer = createTokenSigner([key]);
-  authenticate = createAuthenticator(createTokenVerifier({ jwks: publicJwks([key]) }));
+  authenticate = createAuthenticator(createTokenVerifier({ jwks: publicJwks([key]) }), {
+    isRevoked: (sessionId) => Promise.resolve(sessionId === REVOKED),
+  });
 });
 
 /** The refusal `authorization` gets: UNAUTHENTICATED, HTTP 401, with its reason. */
@@ -51,6 +54,14 @@ describe('authentication', () => {
       caller: { userId: 'u1', roles: ['USER'], scopes: ['store:read'], clientId: 'studio' },
       expiresAt,
     });
+  });
+
+  it('refuses a token of a revoked session with SESSION_REVOKED, and takes one of a live session', async () => {
+    const user = { userId: 'u1', roles: ['USER'] as const, scopes: [] };
+    const revoked = await signer.sign({ ...user, sessionId: REVOKED }, 60);
+    expect(await refusal(`Bearer ${revoked.token}`)).toBe('SESSION_REVOKED');
+    const live = await signer.sign({ ...user, sessionId: 'session-live' }, 60);
+    expect((await authenticate(`Bearer ${live.token}`)).caller.sessionId).toBe('session-live');
   });
 
   it('refuses an expired token with TOKEN_EXPIRED', async () => {

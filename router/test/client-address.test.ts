@@ -56,7 +56,7 @@ describe('the client address', () => {
       return 'signed';
     });
     const context = build(ANONYMOUS, newRequestRecord('req-1', 'http', '198.51.100.1'));
-    await context.signedCaller();
+    await context.signedCaller({ audience: 'accounts', request: {} });
     expect(signed).toEqual([{ ...ANONYMOUS, clientAddress: '198.51.100.1' }]);
     // The context's own caller stays what the token said.
     expect(context.caller).toBe(ANONYMOUS);

@@ -1,6 +1,6 @@
 /**
  * The one context builder every transport uses: the caller on the context
- * and on the record, the request id, the caller header signed lazily once.
+ * and on the record, the request id, the caller header signed per subgraph request.
  */
 import { describe, expect, it } from 'vitest';
 import { ANONYMOUS, type Caller } from '@arcadia/auth';
@@ -26,17 +26,22 @@ describe('the context builder', () => {
     expect(build(ANONYMOUS, newRequestRecord('req-2'), stream).stream).toBe(stream);
   });
 
-  it('signs the caller header on first use only, once per operation', async () => {
-    const signed: Caller[] = [];
-    const build = createContextBuilder((caller) => {
-      signed.push(caller);
+  it('signs the caller header for each subgraph request, bound to it', async () => {
+    const signed: unknown[] = [];
+    const build = createContextBuilder((caller, binding) => {
+      signed.push([caller, binding]);
       return Promise.resolve(`header-${signed.length}`);
     });
     const context = build(alice, newRequestRecord('req-3'));
     expect(signed).toEqual([]);
-    expect(await context.signedCaller()).toBe('header-1');
-    expect(await context.signedCaller()).toBe('header-1');
-    expect(await build(alice, newRequestRecord('req-4')).signedCaller()).toBe('header-2');
+    const toChat = { audience: 'chat', request: { query: '{ a }' } };
+    const toMedia = { audience: 'media', request: { query: '{ b }' } };
+    expect(await context.signedCaller(toChat)).toBe('header-1');
+    expect(await context.signedCaller(toMedia)).toBe('header-2');
+    expect(signed).toEqual([
+      [alice, toChat],
+      [alice, toMedia],
+    ]);
   });
 });
 

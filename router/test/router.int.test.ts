@@ -141,11 +141,10 @@ describe('subgraphs behind the router', () => {
   });
 
   it('refuse a caller header forged with another secret', async () => {
-    const forged = await createCallerSigner(['not-the-router-secret'])({
-      userId: 'u1',
-      roles: ['ADMIN'],
-      scopes: [],
-    });
+    const forged = await createCallerSigner(['not-the-router-secret'])(
+      { userId: 'u1', roles: ['ADMIN'], scopes: [] },
+      { audience: 'inventory', request: { query: '{ whoami }' } },
+    );
     const res = await postJson(
       supergraph.subgraphUrls.inventory!,
       { query: '{ whoami }' },
@@ -233,11 +232,10 @@ describe('router operation limits', () => {
 
   it("keeps a subgraph's own errors and partial data when it answers with a non-2xx status", async () => {
     // The subgraph itself answers HTTP 429 to this operation…
-    const signed = await createCallerSigner(keys.internalSecrets)({
-      userId: null,
-      roles: [],
-      scopes: [],
-    });
+    const signed = await createCallerSigner(keys.internalSecrets)(
+      { userId: null, roles: [], scopes: [] },
+      { audience: 'inventory', request: { query: '{ limited }' } },
+    );
     const direct = await postJson(
       supergraph.subgraphUrls.inventory!,
       { query: '{ limited }' },

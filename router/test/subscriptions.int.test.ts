@@ -198,17 +198,17 @@ describe('federated subscriptions', () => {
       const c = client();
       const sub = subscribe(c, MESSAGE_QUERY, { room: 'cross' });
       await eventually(() => chat.activeIn('cross') === 1);
-      const header = await createCallerSigner(keys.internalSecrets)({
-        userId: 'u2',
-        roles: [],
-        scopes: [],
-      });
+      const request = {
+        query: 'mutation { send(room: "cross", text: "from B", senderId: "u2") { id } }',
+      };
+      const header = await createCallerSigner(keys.internalSecrets)(
+        { userId: 'u2', roles: [], scopes: [] },
+        { audience: 'chat', request },
+      );
       const res = await fetch(secondUrl, {
         method: 'POST',
         headers: { 'content-type': 'application/json', [CALLER_HEADER]: header },
-        body: JSON.stringify({
-          query: 'mutation { send(room: "cross", text: "from B", senderId: "u2") { id } }',
-        }),
+        body: JSON.stringify(request),
       });
       expect(res.status).toBe(200);
       await eventually(() => sub.events.length === 1);
@@ -452,4 +452,57 @@ describe('subscriptions when the subgraph does not come back', () => {
     await c.dispose();
     await graph.stop();
   });
+});
+
+describe('subscriptions across renewals of the upstream signature', () => {
+  it('move each upstream to a freshly signed socket before the subgraph closes the old one, losing and repeating nothing', async () => {
+    const k = await testKeyMaterial();
+    const owner = chatSubgraph(k, REDIS_URL, uniqueName('subs'));
+    // Signatures of 10 s: the router renews after 5 s, the subgraph closes at 10 s.
+    const graph = await startSupergraph({
+      subgraphs: [owner.server, usersSubgraph(k), mediaSubgraph(k)],
+      keys: k,
+      routerEnv: { SUBGRAPH_SOCKET_SIGNATURE_SECONDS: '10', SUBSCRIPTION_RETRY_BASE_MS: '1000' },
+    });
+    const metrics = await graph.router.listenMetrics(0);
+    const count = async (name: string) => {
+      const line = (await (await fetch(metrics)).text())
+        .split('\n')
+        .find((l) => l.startsWith(`${name}{`));
+      return Number(line?.split(' ').pop() ?? 0);
+    };
+    const c = createClient({
+      url: graph.url.replace(/^http/, 'ws'),
+      webSocketImpl: WebSocket,
+      retryAttempts: 0,
+    });
+    try {
+      const sub = subscribe(c, MESSAGE_QUERY, { room: 'renewed' });
+      await eventually(() => owner.activeIn('renewed') === 1);
+      // An event every 50 ms for 13 s: through two renewals (at ~5 s and ~10 s).
+      const sent: string[] = [];
+      for (let i = 0; i < 260; i++) {
+        const text = `event ${i}`;
+        sent.push(text);
+        await owner.publish({ id: `r-${i}`, room: 'renewed', text, sender: { id: 'u1' } });
+        await new Promise((r) => setTimeout(r, 50));
+      }
+      await eventually(() => sub.events.length >= sent.length, 5_000).catch((error) => {
+        const texts = sub.events.map((e) => e.data?.messageAdded.text ?? JSON.stringify(e));
+        throw new Error(
+          `${texts.length} events: ${sent.filter((t) => !texts.includes(t)).join()} missing; last ${texts.slice(-3).join()}`,
+          { cause: error },
+        );
+      });
+      // Every event once, in order; none of them an error.
+      expect(sub.events.map((e) => e.data?.messageAdded.text)).toEqual(sent);
+      expect(await count('subscription_upstream_renewals_total')).toBeGreaterThanOrEqual(2);
+      // The renewals were moves, not drops the client could have noticed.
+      expect(await count('subscription_upstream_reconnects_total')).toBe(0);
+      expect(sub.completed).toBe(false);
+    } finally {
+      await c.dispose();
+      await graph.stop();
+    }
+  }, 40_000);
 });

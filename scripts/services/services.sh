@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Local backing services for Arcadia, without Docker: PostgreSQL, Redis,
+# Local backing services for Arcadia, without Docker: PostgreSQL, Redis (the
+# persistent one of queues and pub/sub, and an evicting one for caches),
 # Cassandra 5.0 and an S3-compatible server (s3rver).
 #
 #   bash scripts/services/services.sh [start|stop|status]      (default: start)
@@ -9,7 +10,7 @@
 #         answers and prints one line per service with where it listens.
 #         A service that already answers is left alone, so running it twice is
 #         a quick no-op. Concurrent runs are serialised with a lock.
-# stop    stops what start started (Cassandra, s3rver, Redis), and the local
+# stop    stops what start started (Cassandra, s3rver, both Redis), and the local
 #         PostgreSQL cluster (pg_ctlcluster stop).
 # status  one line per service: up or down, and where.
 #
@@ -18,10 +19,13 @@
 #                             (the role gets LOGIN SUPERUSER and that password;
 #                             the database is created when missing)
 #   REDIS_URL                 redis://127.0.0.1:6379
+#   APQ_REDIS_URL             redis://127.0.0.1:6380  (redis-cache: the router's
+#                             persisted queries; no persistence, evicting)
+#   REDIS_CACHE_MAXMEMORY     64mb  (redis-cache's memory cap)
 #   CASSANDRA_CONTACT_POINTS  127.0.0.1:9042 (the first entry is the local node)
 #   S3_ENDPOINT               http://127.0.0.1:9000   (S3_BUCKET: buckets to create)
 #   SERVICES                  subset to manage, e.g. "postgres redis"
-#                             (default: postgres redis cassandra s3)
+#                             (default: postgres redis redis-cache cassandra s3)
 #   ARCADIA_HOME              state dir: logs, pid files, data (default <repo>/.arcadia)
 #   ARCADIA_CACHE             download cache (default ~/.cache/arcadia)
 #   CASSANDRA_VERSION         5.0.9      CASSANDRA_HEAP   1g
@@ -49,6 +53,7 @@ START_TIMEOUT="${SERVICES_START_TIMEOUT:-60}"
 
 DEFAULT_DATABASE_URL="postgres://arcadia:arcadia@127.0.0.1:5432/arcadia"
 DEFAULT_REDIS_URL="redis://127.0.0.1:6379"
+DEFAULT_APQ_REDIS_URL="redis://127.0.0.1:6380"
 DEFAULT_CASSANDRA_CONTACT_POINTS="127.0.0.1:9042"
 DEFAULT_S3_ENDPOINT="http://127.0.0.1:9000"
 
@@ -196,12 +201,12 @@ stop_pid() {
 
 selected() {
   local want=$1 s
-  for s in ${SERVICES:-postgres redis cassandra s3}; do
+  for s in ${SERVICES:-postgres redis redis-cache cassandra s3}; do
     case $s in
       postgres | postgresql | pg) s=postgres ;;
       s3 | s3rver | minio) s=s3 ;;
-      redis | cassandra) ;;
-      *) die "unknown service '$s' in SERVICES (known: postgres redis cassandra s3)" ;;
+      redis | redis-cache | cassandra) ;;
+      *) die "unknown service '$s' in SERVICES (known: postgres redis redis-cache cassandra s3)" ;;
     esac
     [[ $s == "$want" ]] && return 0
   done
@@ -217,6 +222,9 @@ load_config() {
 
   parse_url "${REDIS_URL:-$DEFAULT_REDIS_URL}" 6379
   REDIS_HOST=$URL_HOST REDIS_PORT=$URL_PORT REDIS_PASS=$URL_PASS
+
+  parse_url "${APQ_REDIS_URL:-$DEFAULT_APQ_REDIS_URL}" 6380
+  CACHE_HOST=$URL_HOST CACHE_PORT=$URL_PORT CACHE_PASS=$URL_PASS
 
   local contact=${CASSANDRA_CONTACT_POINTS:-$DEFAULT_CASSANDRA_CONTACT_POINTS}
   contact=${contact%%,*}
@@ -356,10 +364,11 @@ stop_postgres() {
 
 # ------------------------------------------------------------------ Redis ---
 
+# redis_ping [HOST PORT PASS]: the server answers PING (default: REDIS_URL's).
 redis_ping() {
-  local reply
+  local host=${1:-$REDIS_HOST} port=${2:-$REDIS_PORT} pass=${3-$REDIS_PASS} reply
   if command -v redis-cli >/dev/null 2>&1; then
-    reply=$(REDISCLI_AUTH=$REDIS_PASS timeout 3 redis-cli -h "$REDIS_HOST" -p "$REDIS_PORT" ping 2>/dev/null) || return 1
+    reply=$(REDISCLI_AUTH=$pass timeout 3 redis-cli -h "$host" -p "$port" ping 2>/dev/null) || return 1
     [[ $reply == PONG ]]
   else
     # Plain RESP over bash's /dev/tcp, for a Redis that is not ours (no redis-cli here).
@@ -369,13 +378,14 @@ redis_ping() {
       if [[ -n $3 ]]; then printf "AUTH %s\r\n" "$3" >&3; read -r _ <&3; fi
       printf "PING\r\n" >&3
       read -r reply <&3
-      [[ $reply == +PONG* ]]' _ "$REDIS_HOST" "$REDIS_PORT" "$REDIS_PASS" 2>/dev/null
+      [[ $reply == +PONG* ]]' _ "$host" "$port" "$pass" 2>/dev/null
   fi
 }
 
+# redis_server_version [HOST PORT PASS]
 redis_server_version() {
-  local v
-  v=$(REDISCLI_AUTH=$REDIS_PASS redis-cli -h "$REDIS_HOST" -p "$REDIS_PORT" info server 2>/dev/null |
+  local host=${1:-$REDIS_HOST} port=${2:-$REDIS_PORT} pass=${3-$REDIS_PASS} v
+  v=$(REDISCLI_AUTH=$pass redis-cli -h "$host" -p "$port" info server 2>/dev/null |
     awk -F: '/^redis_version:/ { print $2 }' | tr -d '\r') || true
   printf 'Redis %s' "${v:-?}"
 }
@@ -427,6 +437,61 @@ start_redis() {
 
 stop_redis() {
   stop_pid redis "$STATE_DIR/redis/redis.pid" redis-server 20
+}
+
+# ------------------------------------------------------------ Redis cache ---
+
+# The cache Redis (APQ_REDIS_URL) holds what may be lost and must not grow
+# without bound, apart from the queues' Redis, whose memory it would
+# otherwise share: no persistence (a restart empties it; clients register
+# their persisted queries again), a memory cap, and allkeys-lru (when full
+# it evicts its least recently used keys instead of refusing writes). A
+# logical database of the other Redis would share that one's memory. Keep
+# these flags in sync with the redis-cache service in docker-compose.yml.
+REDIS_CACHE_MAXMEMORY="${REDIS_CACHE_MAXMEMORY:-64mb}"
+REDIS_CACHE_ARGS=(--save "" --appendonly no --maxmemory "$REDIS_CACHE_MAXMEMORY" --maxmemory-policy allkeys-lru)
+
+cache_ping() { redis_ping "$CACHE_HOST" "$CACHE_PORT" "$CACHE_PASS"; }
+
+# Warns when a cache Redis that already runs can fill up (no maxmemory, or
+# a policy that refuses writes); it is left as it is.
+redis_cache_check_config() {
+  local maxmemory policy
+  command -v redis-cli >/dev/null 2>&1 || return 0
+  maxmemory=$(REDISCLI_AUTH=$CACHE_PASS redis-cli -h "$CACHE_HOST" -p "$CACHE_PORT" config get maxmemory 2>/dev/null | sed -n 2p) || return 0
+  policy=$(REDISCLI_AUTH=$CACHE_PASS redis-cli -h "$CACHE_HOST" -p "$CACHE_PORT" config get maxmemory-policy 2>/dev/null | sed -n 2p) || return 0
+  if [[ -n $maxmemory && ($maxmemory == 0 || $policy != allkeys-lru) ]]; then
+    log "redis-cache: WARNING: the running server has maxmemory=$maxmemory maxmemory-policy=$policy; a cache needs a maxmemory and allkeys-lru (restart it: npm run services:stop && npm run services)"
+  fi
+}
+
+start_redis_cache() {
+  local t0 dir="$STATE_DIR/redis-cache" args
+  t0=$(now)
+  if cache_ping; then
+    redis_cache_check_config
+    ready redis-cache "redis://$CACHE_HOST:$CACHE_PORT" "$(redis_server_version "$CACHE_HOST" "$CACHE_PORT" "$CACHE_PASS"), already running"
+    return 0
+  fi
+  is_local_host "$CACHE_HOST" ||
+    die "redis-cache: APQ_REDIS_URL points at $CACHE_HOST:$CACHE_PORT, which does not answer; not a local server, so not starting one"
+  command -v redis-server >/dev/null 2>&1 || die "redis-cache: redis-server is not installed"
+  mkdir -p "$dir"
+  args=(--daemonize yes --bind "$(bind_address "$CACHE_HOST")" --port "$CACHE_PORT"
+    "${REDIS_CACHE_ARGS[@]}" --dir "$dir"
+    --pidfile "$dir/redis.pid" --logfile "$dir/redis.log")
+  if [[ -n $CACHE_PASS ]]; then args+=(--requirepass "$CACHE_PASS"); fi
+  log "redis-cache: starting on $CACHE_HOST:$CACHE_PORT (maxmemory $REDIS_CACHE_MAXMEMORY, allkeys-lru)"
+  redis-server "${args[@]}" || {
+    show_log "$dir/redis.log"
+    die "redis-cache: redis-server failed to start"
+  }
+  wait_for redis-cache "$START_TIMEOUT" "$dir/redis.log" "" cache_ping
+  ready redis-cache "redis://$CACHE_HOST:$CACHE_PORT" "$(redis_server_version "$CACHE_HOST" "$CACHE_PORT" "$CACHE_PASS"), maxmemory $REDIS_CACHE_MAXMEMORY, up in $(elapsed "$t0") s"
+}
+
+stop_redis_cache() {
+  stop_pid redis-cache "$STATE_DIR/redis-cache/redis.pid" redis-server 20
 }
 
 # -------------------------------------------------------------- Cassandra ---
@@ -764,7 +829,7 @@ wait_for() {
 
 READY_LINES=()
 ready() {
-  READY_LINES+=("$(printf '%-10s %-48s %s' "$1" "$2" "($3)")")
+  READY_LINES+=("$(printf '%-12s %-48s %s' "$1" "$2" "($3)")")
 }
 
 apt_install() {
@@ -789,7 +854,9 @@ cmd_start() {
   if selected postgres && ! pg_answers && is_local_host "$PG_HOST" && pg_needs_install; then
     pkgs+=(postgresql)
   fi
-  if selected redis && ! redis_ping && is_local_host "$REDIS_HOST" && ! command -v redis-server >/dev/null 2>&1; then
+  if ! command -v redis-server >/dev/null 2>&1 &&
+    { { selected redis && ! redis_ping && is_local_host "$REDIS_HOST"; } ||
+      { selected redis-cache && ! cache_ping && is_local_host "$CACHE_HOST"; }; }; then
     pkgs+=(redis-server)
   fi
   if selected cassandra && is_local_host "$CQL_HOST" && ! cassandra_answers; then
@@ -819,6 +886,7 @@ cmd_start() {
   # 3. The others start in a second or two each, while Cassandra boots.
   if selected postgres; then start_postgres; fi
   if selected redis; then start_redis; fi
+  if selected redis-cache; then start_redis_cache; fi
   if selected s3; then start_s3; fi
   if selected cassandra; then wait_cassandra; fi
 
@@ -830,6 +898,7 @@ cmd_stop() {
   load_config
   if selected cassandra; then stop_cassandra; fi
   if selected s3; then stop_s3; fi
+  if selected redis-cache; then stop_redis_cache; fi
   if selected redis; then stop_redis; fi
   if selected postgres; then stop_postgres; fi
 }
@@ -843,7 +912,7 @@ live_pid() {
 
 status_line() {
   local name=$1 where=$2 up=$3 note=$4
-  printf '%-10s %-5s %-48s %s\n' "$name" "$up" "$where" "$note"
+  printf '%-12s %-5s %-48s %s\n' "$name" "$up" "$where" "$note"
 }
 
 cmd_status() {
@@ -859,6 +928,12 @@ cmd_status() {
     if redis_ping; then up=up; fi
     pid=$(live_pid "$STATE_DIR/redis/redis.pid" redis-server)
     status_line redis "redis://$REDIS_HOST:$REDIS_PORT" "$up" "${pid:+pid $pid}"
+  fi
+  if selected redis-cache; then
+    up=down
+    if cache_ping; then up=up; fi
+    pid=$(live_pid "$STATE_DIR/redis-cache/redis.pid" redis-server)
+    status_line redis-cache "redis://$CACHE_HOST:$CACHE_PORT" "$up" "${pid:+pid $pid}"
   fi
   if selected cassandra; then
     up=down version=""

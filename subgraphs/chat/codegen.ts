@@ -17,5 +17,6 @@ export default subgraphCodegen({
     MessageDelivered: '../domain/event-models.js#MessageDeliveredModel',
     MessageRead: '../domain/event-models.js#MessageReadModel',
     TypingStarted: '../domain/event-models.js#TypingStartedModel',
+    MemberLeft: '../domain/event-models.js#MemberLeftModel',
   },
 });

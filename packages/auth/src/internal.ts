@@ -6,9 +6,54 @@ import { isRole, type Caller } from './caller.js';
 /** Header in which the router passes the verified caller to subgraphs. */
 export const CALLER_HEADER = 'x-arcadia-caller';
 
-// The signature is short-lived: a captured header is useless within a minute.
-const TTL_SECONDS = 60;
+// An HTTP signature is short-lived and bound to one request: a captured
+// header replays only that request, to that subgraph, within a minute.
+const REQUEST_TTL_SECONDS = 60;
+// A graphql-ws connection signature lives longer: the subgraph closes the
+// socket when it expires, so its lifetime sets how often the router renews
+// every upstream socket.
+const CONNECTION_TTL_SECONDS = 300;
 const ISSUER = 'arcadia-router';
+// `rh` of a connection signature: never the digest of an HTTP request.
+const CONNECTION = 'graphql-ws';
+
+/** The GraphQL request an HTTP signature is bound to, as sent in the body. */
+export interface SignedRequest {
+  readonly query?: unknown;
+  readonly operationName?: unknown;
+  readonly variables?: unknown;
+}
+
+/**
+ * Where a caller header may be used: one subgraph (`audience`, its name in
+ * the supergraph) and either one HTTP request (its method and GraphQL body)
+ * or the opening of a graphql-ws connection.
+ */
+export type CallerBinding =
+  | { readonly audience: string; readonly method?: string; readonly request: SignedRequest }
+  | { readonly audience: string; readonly connection: true };
+
+/**
+ * Digest binding a signature to one request. It is taken over the parsed
+ * GraphQL request rather than the body bytes: the router's gateway
+ * serialises the body after the header is signed, and `JSON.stringify` of a
+ * JSON-parsed value gives the same text the sender's `JSON.stringify` gave.
+ */
+export function requestDigest(method: string, request: SignedRequest): string {
+  const text = (value: unknown) => (typeof value === 'string' ? value : '');
+  return createHash('sha256')
+    .update(method.toUpperCase())
+    .update('\0')
+    .update(text(request.operationName))
+    .update('\0')
+    .update(text(request.query))
+    .update('\0')
+    .update(JSON.stringify(request.variables ?? {}))
+    .digest('base64url');
+}
+
+const bindingDigest = (binding: CallerBinding) =>
+  'connection' in binding ? CONNECTION : requestDigest(binding.method ?? 'POST', binding.request);
 
 function secretKey(secret: string) {
   return {
@@ -24,14 +69,26 @@ function secretKey(secret: string) {
   };
 }
 
-/** Signs the caller for subgraph requests with the first internal secret. */
-export function createCallerSigner(secrets: readonly string[]) {
+/** Signs a caller header for one subgraph request or connection. */
+export type CallerSigner = (caller: Caller, binding: CallerBinding) => Promise<string>;
+
+/**
+ * Signs the caller for subgraph requests with the first internal secret;
+ * connection signatures live `connectionTtlSeconds` (default 300).
+ */
+export function createCallerSigner(
+  secrets: readonly string[],
+  options: { connectionTtlSeconds?: number } = {},
+): CallerSigner {
+  const connectionTtl = options.connectionTtlSeconds ?? CONNECTION_TTL_SECONDS;
   if (!secrets[0]) throw new Error('at least one internal secret is required');
   const { kid, key } = secretKey(secrets[0]);
-  return async (caller: Caller): Promise<string> =>
-    new SignJWT({
+  return async (caller, binding) => {
+    const connection = 'connection' in binding;
+    return new SignJWT({
       roles: [...caller.roles],
       scopes: [...caller.scopes],
+      rh: bindingDigest(binding),
       ...(caller.clientId ? { cid: caller.clientId } : {}),
       ...(caller.sessionId ? { sid: caller.sessionId } : {}),
       ...(caller.name ? { name: caller.name } : {}),
@@ -39,34 +96,40 @@ export function createCallerSigner(secrets: readonly string[]) {
     })
       .setProtectedHeader({ alg: 'HS256', kid })
       .setIssuer(ISSUER)
+      .setAudience(binding.audience)
       .setSubject(caller.userId ?? '')
       .setIssuedAt()
-      .setExpirationTime(`${TTL_SECONDS}s`)
+      .setExpirationTime(`${connection ? connectionTtl : REQUEST_TTL_SECONDS}s`)
       .sign(await key);
+  };
 }
 
+/** The caller a verified header stands for, and when its signature expires. */
+export type VerifiedCaller = Caller & { readonly signatureExpiresAt: Date };
+
+/** Verifies a caller header for the binding the subgraph sees. */
+export type CallerVerifier = (
+  header: string | undefined | null,
+  binding: CallerBinding,
+) => Promise<VerifiedCaller>;
+
+const refused = (reason: 'UNSIGNED' | 'BAD_SIGNATURE', message: string) =>
+  new UserError(ErrorCode.UNAUTHENTICATED, message, { reason }, { httpStatus: 401 });
+
 /**
- * Verifies the router's signed caller header. Any secret of the list
- * verifies, so the router can move to a new one without downtime.
+ * Verifies the router's signed caller header: signed with any secret of the
+ * list (so the router can move to a new one without downtime), unexpired,
+ * for this subgraph, and for this request or connection.
  */
-export function createCallerVerifier(secrets: readonly string[]) {
+export function createCallerVerifier(secrets: readonly string[]): CallerVerifier {
   const keys = new Map(
     secrets.map((s) => {
       const { kid, key } = secretKey(s);
       return [kid, key] as const;
     }),
   );
-  return async (header: string | undefined | null): Promise<Caller> => {
-    if (!header) {
-      throw new UserError(
-        ErrorCode.UNAUTHENTICATED,
-        'Requests must come through the router.',
-        {
-          reason: 'UNSIGNED',
-        },
-        { httpStatus: 401 },
-      );
-    }
+  return async (header, binding) => {
+    if (!header) throw refused('UNSIGNED', 'Requests must come through the router.');
     try {
       const { payload } = await jwtVerify(
         header,
@@ -75,8 +138,9 @@ export function createCallerVerifier(secrets: readonly string[]) {
           if (!key) throw new Error('unknown key');
           return key;
         },
-        { issuer: ISSUER, algorithms: ['HS256'] },
+        { issuer: ISSUER, audience: binding.audience, algorithms: ['HS256'] },
       );
+      if (payload.rh !== bindingDigest(binding)) throw new Error('signed for another request');
       const roles = Array.isArray(payload.roles) ? payload.roles.filter(isRole) : [];
       const scopes = Array.isArray(payload.scopes)
         ? payload.scopes.filter((s): s is string => typeof s === 'string')
@@ -89,16 +153,10 @@ export function createCallerVerifier(secrets: readonly string[]) {
         ...(typeof payload.sid === 'string' ? { sessionId: payload.sid } : {}),
         ...(typeof payload.name === 'string' ? { name: payload.name } : {}),
         ...(typeof payload.ip === 'string' ? { clientAddress: payload.ip } : {}),
+        signatureExpiresAt: new Date(payload.exp! * 1000),
       };
     } catch {
-      throw new UserError(
-        ErrorCode.UNAUTHENTICATED,
-        'The request signature is invalid.',
-        {
-          reason: 'BAD_SIGNATURE',
-        },
-        { httpStatus: 401 },
-      );
+      throw refused('BAD_SIGNATURE', 'The request signature is invalid.');
     }
   };
 }

@@ -89,31 +89,71 @@ describe('access tokens', () => {
 });
 
 describe('signed caller header', () => {
+  const request = { query: '{ me { id } }', operationName: null, variables: { a: [1, 'x'] } };
+  const toChat = { audience: 'chat', request };
+
   it('carries the caller from router to subgraph', async () => {
-    const header = await createCallerSigner(['s1'])({ ...user, clientId: 'c1' });
-    await expect(createCallerVerifier(['s1'])(header)).resolves.toMatchObject({
+    const header = await createCallerSigner(['s1'])({ ...user, clientId: 'c1' }, toChat);
+    await expect(createCallerVerifier(['s1'])(header, toChat)).resolves.toMatchObject({
       userId: 'u1',
       clientId: 'c1',
     });
     await expect(
-      createCallerVerifier(['s1'])(await createCallerSigner(['s1'])(ANONYMOUS)),
+      createCallerVerifier(['s1'])(await createCallerSigner(['s1'])(ANONYMOUS, toChat), toChat),
     ).resolves.toMatchObject({ userId: null });
   });
 
   it('is refused when missing or signed with another secret', async () => {
-    const forged = await createCallerSigner(['attacker'])(user);
-    expect((await rejection(createCallerVerifier(['s1'])(forged))).extensions).toMatchObject({
-      reason: 'BAD_SIGNATURE',
-    });
-    expect((await rejection(createCallerVerifier(['s1'])(undefined))).extensions).toMatchObject({
-      reason: 'UNSIGNED',
-    });
+    const forged = await createCallerSigner(['attacker'])(user, toChat);
+    expect(
+      (await rejection(createCallerVerifier(['s1'])(forged, toChat))).extensions,
+    ).toMatchObject({ reason: 'BAD_SIGNATURE' });
+    expect(
+      (await rejection(createCallerVerifier(['s1'])(undefined, toChat))).extensions,
+    ).toMatchObject({ reason: 'UNSIGNED' });
   });
 
   it('accepts the old secret during a rotation', async () => {
-    const header = await createCallerSigner(['old'])(user);
-    await expect(createCallerVerifier(['new', 'old'])(header)).resolves.toMatchObject({
+    const header = await createCallerSigner(['old'])(user, toChat);
+    await expect(createCallerVerifier(['new', 'old'])(header, toChat)).resolves.toMatchObject({
       userId: 'u1',
+    });
+  });
+
+  it('is refused by another subgraph, for another request, method or connection', async () => {
+    const verify = createCallerVerifier(['s1']);
+    const header = await createCallerSigner(['s1'])(user, toChat);
+    // The same request, parsed again from JSON as the subgraph sees it: accepted.
+    const received = JSON.parse(JSON.stringify(request)) as typeof request;
+    await expect(verify(header, { audience: 'chat', request: received })).resolves.toBeDefined();
+    const refusals = [
+      { audience: 'accounts', request },
+      { audience: 'chat', request: { ...request, variables: { a: [1, 'y'] } } },
+      { audience: 'chat', request: { ...request, query: '{ me { email } }' } },
+      { audience: 'chat', request: { ...request, operationName: 'Other' } },
+      { audience: 'chat', method: 'GET', request },
+      { audience: 'chat', connection: true as const },
+    ];
+    for (const binding of refusals) {
+      expect(
+        (await rejection(verify(header, binding))).extensions,
+        JSON.stringify(binding),
+      ).toMatchObject({ reason: 'BAD_SIGNATURE' });
+    }
+  });
+
+  it('opens a subscription socket only with a connection signature, which lives longer', async () => {
+    const verify = createCallerVerifier(['s1']);
+    const socket = { audience: 'chat', connection: true as const };
+    const sign = createCallerSigner(['s1'], { connectionTtlSeconds: 120 });
+    const verified = await verify(await sign(user, socket), socket);
+    const lifetime = verified.signatureExpiresAt.getTime() - Date.now();
+    expect(lifetime).toBeGreaterThan(110_000);
+    expect(lifetime).toBeLessThanOrEqual(120_000);
+    const forRequest = await verify(await sign(user, toChat), toChat);
+    expect(forRequest.signatureExpiresAt.getTime() - Date.now()).toBeLessThanOrEqual(60_000);
+    expect((await rejection(verify(await sign(user, toChat), socket))).extensions).toMatchObject({
+      reason: 'BAD_SIGNATURE',
     });
   });
 });

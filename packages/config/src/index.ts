@@ -126,6 +126,13 @@ export const servicesEnv = {
   }),
   postgres: { DATABASE_URL: env.url('postgres://arcadia:arcadia@127.0.0.1:5432/arcadia') },
   redis: { REDIS_URL: env.url('redis://127.0.0.1:6379') },
+  /**
+   * The cache Redis (`redis-cache`, port 6380): no persistence, a `maxmemory`
+   * with `allkeys-lru`, so what is cached there (the router's persisted
+   * queries) makes room by evicting itself and can never fill the memory of
+   * REDIS_URL's server, whose job queues must not be evicted.
+   */
+  cacheRedis: { APQ_REDIS_URL: env.url('redis://127.0.0.1:6380') },
   cassandra: {
     CASSANDRA_CONTACT_POINTS: env.list(['127.0.0.1:9042']),
     CASSANDRA_LOCAL_DATACENTER: z.string().default('datacenter1'),

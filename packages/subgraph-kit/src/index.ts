@@ -12,13 +12,31 @@ import { buildSubgraphSchema } from '@apollo/subgraph';
 import type { GraphQLResolverMap } from '@apollo/subgraph/dist/schema-helper/index.js';
 import express, { type Express } from 'express';
 import type { DocumentNode, GraphQLSchema } from 'graphql';
+import { CloseCode } from 'graphql-ws';
 import { useServer } from 'graphql-ws/use/ws';
 import { WebSocketServer } from 'ws';
-import { CALLER_HEADER, createCallerVerifier, type Caller } from '@arcadia/auth';
+import {
+  CALLER_HEADER,
+  createCallerVerifier,
+  type Caller,
+  type SignedRequest,
+} from '@arcadia/auth';
 import { ErrorCode, maskError, UserError } from '@arcadia/errors';
 import { createMetricsServer } from '@arcadia/lifecycle';
 import { createMetricsRegistry, type Logger, type Registry } from '@arcadia/observability';
 import { withArgumentChecks } from './arguments.js';
+
+/** The GraphQL request of a GET: `variables` arrive as JSON text. */
+function getRequest(query: Record<string, unknown>): SignedRequest {
+  let variables: unknown;
+  try {
+    variables = typeof query.variables === 'string' ? JSON.parse(query.variables) : undefined;
+  } catch {
+    // Unparseable variables cannot match any signature; Apollo refuses them anyway.
+    variables = query.variables;
+  }
+  return { query: query.query, operationName: query.operationName, variables };
+}
 
 /** What every subgraph context has: the verified caller, a request-scoped logger and id. */
 export interface BaseContext {
@@ -98,9 +116,20 @@ export function createSubgraphServer<TContext extends BaseContext>(
       schema,
       onConnect: async (ctx) => {
         try {
-          ctx.extra.caller = await verifyCaller(
+          const { signatureExpiresAt, ...caller } = await verifyCaller(
             ctx.connectionParams?.[CALLER_HEADER] as string | undefined,
+            { audience: options.name, connection: true },
           );
+          ctx.extra.caller = caller;
+          // The signature admits the connection only while it is valid: a
+          // captured header cannot hold a stream open past its expiry. The
+          // router renews its sockets before then (and reconnects if not).
+          const expiry = setTimeout(
+            () => ctx.extra.socket.close(CloseCode.Unauthorized, 'Caller signature expired'),
+            Math.max(0, signatureExpiresAt.getTime() - Date.now()),
+          );
+          expiry.unref();
+          ctx.extra.socket.once('close', () => clearTimeout(expiry));
           return true;
         } catch {
           return false;
@@ -177,7 +206,14 @@ export function createSubgraphServer<TContext extends BaseContext>(
       express.json({ limit: options.bodyLimit ?? '1mb' }),
       async (req, res, next) => {
         try {
-          res.locals.caller = await verifyCaller(req.header(CALLER_HEADER));
+          // GET carries the request in the query string, its variables as JSON text.
+          const request =
+            req.method === 'GET' ? getRequest(req.query) : (req.body as SignedRequest | undefined);
+          const { signatureExpiresAt: _, ...caller } = await verifyCaller(
+            req.header(CALLER_HEADER),
+            { audience: options.name, method: req.method, request: request ?? {} },
+          );
+          res.locals.caller = caller;
           next();
         } catch (error) {
           const e =

@@ -37,18 +37,22 @@ beforeAll(async () => {
 afterAll(() => server.close());
 
 async function echo(variables: Record<string, unknown>) {
+  const request = {
+    query: 'query ($text: String, $note: Note) { echo(text: $text, note: $note) }',
+    variables,
+  };
   const res = await fetch(url, {
     method: 'POST',
     headers: {
       'content-type': 'application/json',
-      [CALLER_HEADER]: await createCallerSigner(secrets)({ userId: null, roles: [], scopes: [] }),
+      [CALLER_HEADER]: await createCallerSigner(secrets)(
+        { userId: null, roles: [], scopes: [] },
+        { audience: server.name, request },
+      ),
     },
     // JSON.stringify writes a lone surrogate as `\ud800`, which JSON.parse on the server
     // turns back into a lone surrogate: exactly what a hostile client sends.
-    body: JSON.stringify({
-      query: 'query ($text: String, $note: Note) { echo(text: $text, note: $note) }',
-      variables,
-    }),
+    body: JSON.stringify(request),
   });
   return (await res.json()) as { data?: any; errors?: any[] };
 }

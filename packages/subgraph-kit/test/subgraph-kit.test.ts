@@ -1,4 +1,4 @@
-import { createClient } from 'graphql-ws';
+import { createClient, GRAPHQL_TRANSPORT_WS_PROTOCOL, MessageType } from 'graphql-ws';
 import { gql } from 'graphql-tag';
 import WebSocket from 'ws';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -48,6 +48,10 @@ beforeAll(async () => {
 });
 afterAll(() => server.close());
 
+type Caller = Parameters<ReturnType<typeof createCallerSigner>>[0];
+const sign = (caller: Caller, query: string, signSecrets = secrets, audience = 'kit') =>
+  createCallerSigner(signSecrets)(caller, { audience, request: { query } });
+
 async function post(query: string, headers: Record<string, string> = {}) {
   const res = await fetch(url, {
     method: 'POST',
@@ -57,14 +61,34 @@ async function post(query: string, headers: Record<string, string> = {}) {
   return { status: res.status, body: (await res.json()) as { data?: any; errors?: any[] } };
 }
 
+/** Opens a graphql-ws socket with `header`; resolves to how the server closed it. */
+function socketClosed(header: string, onAck?: () => void) {
+  return new Promise<{ code: number; reason: string }>((resolve, reject) => {
+    const socket = new WebSocket(url.replace('http', 'ws'), GRAPHQL_TRANSPORT_WS_PROTOCOL);
+    socket.on('open', () =>
+      socket.send(
+        JSON.stringify({ type: MessageType.ConnectionInit, payload: { [CALLER_HEADER]: header } }),
+      ),
+    );
+    socket.on('message', (data: Buffer) => {
+      if (
+        (JSON.parse(data.toString()) as { type: MessageType }).type === MessageType.ConnectionAck
+      ) {
+        onAck?.();
+      }
+    });
+    socket.on('error', reject);
+    socket.on('close', (code: number, reason: Buffer) =>
+      resolve({ code, reason: reason.toString() }),
+    );
+  });
+}
+
+const alice = { userId: 'u42', roles: ['USER'] as const, scopes: [] };
+
 describe('subgraph kit', () => {
   it('answers a request signed by the router with the caller it carries', async () => {
-    const header = await createCallerSigner(secrets)({
-      userId: 'u42',
-      roles: ['USER'],
-      scopes: [],
-    });
-    const { body } = await post('{ whoami }', { [CALLER_HEADER]: header });
+    const { body } = await post('{ whoami }', { [CALLER_HEADER]: await sign(alice, '{ whoami }') });
     expect(body.data).toEqual({ whoami: 'u42' });
   });
 
@@ -72,25 +96,40 @@ describe('subgraph kit', () => {
     const unsigned = await post('{ whoami }');
     expect(unsigned.status).toBe(401);
     expect(unsigned.body.errors?.[0].extensions.code).toBe('UNAUTHENTICATED');
-    const forged = await createCallerSigner(['not-the-secret'])({
-      userId: 'admin',
-      roles: ['ADMIN'],
-      scopes: [],
-    });
+    const admin = { userId: 'admin', roles: ['ADMIN'] as const, scopes: [] };
+    const forged = await sign(admin, '{ whoami }', ['not-the-secret']);
     const refused = await post('{ whoami }', { [CALLER_HEADER]: forged });
     expect(refused.status).toBe(401);
     expect(refused.body.data).toBeUndefined();
   });
 
+  it('refuses a captured header replayed with another request or sent to another subgraph', async () => {
+    const captured = await sign(alice, '{ whoami }');
+    // The positive control: the request it was signed for.
+    expect((await post('{ whoami }', { [CALLER_HEADER]: captured })).body.data).toEqual({
+      whoami: 'u42',
+    });
+    const replayed = await post('{ boom }', { [CALLER_HEADER]: captured });
+    expect(replayed.status).toBe(401);
+    expect(replayed.body.errors?.[0].extensions.reason).toBe('BAD_SIGNATURE');
+    const elsewhere = await sign(alice, '{ whoami }', secrets, 'accounts');
+    const misdirected = await post('{ whoami }', { [CALLER_HEADER]: elsewhere });
+    expect(misdirected.status).toBe(401);
+    expect(misdirected.body.errors?.[0].extensions.reason).toBe('BAD_SIGNATURE');
+  });
+
   it('masks unexpected errors', async () => {
-    const header = await createCallerSigner(secrets)({ userId: null, roles: [], scopes: [] });
+    const header = await sign({ userId: null, roles: [], scopes: [] }, '{ boom }');
     const { body } = await post('{ boom }', { [CALLER_HEADER]: header });
     expect(JSON.stringify(body)).not.toMatch(/hunter2|db\.internal/);
     expect(body.errors?.[0].extensions.code).toBe('INTERNAL_SERVER_ERROR');
   });
 
   it('serves subscriptions over graphql-ws on the same port, signed', async () => {
-    const header = await createCallerSigner(secrets)({ userId: 'u1', roles: [], scopes: [] });
+    const header = await createCallerSigner(secrets)(
+      { userId: 'u1', roles: [], scopes: [] },
+      { audience: 'kit', connection: true },
+    );
     const client = createClient({
       url: url.replace('http', 'ws'),
       webSocketImpl: WebSocket,
@@ -104,6 +143,24 @@ describe('subgraph kit', () => {
     }
     expect(seen).toEqual([1, 2, 3]);
     await client.dispose();
+  });
+
+  it('closes a subscription socket when its caller signature expires', async () => {
+    const header = await createCallerSigner(secrets, { connectionTtlSeconds: 1 })(alice, {
+      audience: 'kit',
+      connection: true,
+    });
+    let openedAt = 0;
+    const closed = await socketClosed(header, () => (openedAt = Date.now()));
+    // It was admitted (connected), then closed at expiry: within the second it was signed for.
+    expect(openedAt).toBeGreaterThan(0);
+    expect(closed).toEqual({ code: 4401, reason: 'Caller signature expired' });
+    expect(Date.now() - openedAt).toBeLessThan(1_500);
+  });
+
+  it('refuses a subscription socket opened with a request signature', async () => {
+    const closed = await socketClosed(await sign(alice, '{ whoami }'));
+    expect(closed.code).toBe(4403);
   });
 
   it('reports health and readiness separately', async () => {

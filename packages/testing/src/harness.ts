@@ -73,6 +73,12 @@ export interface SubgraphTestContext {
   readonly onStop: (cleanup: () => unknown) => void;
   /** Runs a subgraph as its own Node process (benchmarks); see {@link childSubgraph}. */
   readonly childSubgraph: typeof childSubgraph;
+  /**
+   * The `/graphql` URL of a peer made before this factory (e.g. `accounts`),
+   * for a subgraph that calls another directly: peers listen as soon as they
+   * are made. Throws for a subgraph that is not (yet) running.
+   */
+  readonly peerUrl: (name: string) => string;
 }
 
 /** A subgraph as its factory hands it to the harness, with whatever its tests use of it. */
@@ -175,9 +181,20 @@ export interface SubgraphHarness<TSubject extends TestSubgraph = TestSubgraph> {
   stop(): Promise<void>;
 }
 
+/** A subgraph that already listens at `url`, as {@link startSupergraph} takes one. */
+function listening(server: StartableSubgraph, url: string): StartableSubgraph {
+  return {
+    name: server.name,
+    schema: server.schema,
+    listen: () => Promise.resolve(url),
+    close: () => server.close(),
+  };
+}
+
 /**
  * Starts `peers` and `subject` (each made by its factory, on stores of this
- * run) and a router composed from them, all on free ports. `routerEnv`
+ * run; each peer listening as soon as it is made, so a later factory can
+ * call it) and a router composed from them, all on free ports. `routerEnv`
  * overrides router variables; `env` replaces the process environment the
  * factories read service addresses from.
  */
@@ -201,6 +218,7 @@ export async function startSubgraphHarness<TSubject extends TestSubgraph>(option
     }
     if (failures.length) throw new AggregateError(failures, 'the harness did not stop cleanly');
   };
+  const peerUrls = new Map<string, string>();
   const context: SubgraphTestContext = {
     keys,
     env,
@@ -212,15 +230,28 @@ export async function startSubgraphHarness<TSubject extends TestSubgraph>(option
     },
     onStop: (cleanup) => cleanups.push(cleanup),
     childSubgraph,
+    peerUrl(name) {
+      const url = peerUrls.get(name);
+      if (!url) throw new Error(`no peer "${name}" is running yet: list it in peers`);
+      return url;
+    },
   };
 
   const made: TestSubgraph[] = [];
   let supergraph: TestSupergraph;
   try {
-    for (const factory of options.peers ?? []) made.push(await factory(context));
+    for (const factory of options.peers ?? []) {
+      const peer = await factory(context);
+      made.push(peer);
+      peerUrls.set(peer.server.name, await peer.server.listen(0));
+    }
     made.push(await options.subject(context));
     supergraph = await startSupergraph({
-      subgraphs: made.map((s) => s.server),
+      // Peers already listen: the supergraph is given their URLs rather than starting them again.
+      subgraphs: made.map((s) => {
+        const url = peerUrls.get(s.server.name);
+        return url ? listening(s.server, url) : s.server;
+      }),
       keys,
       routerEnv: Object.assign({}, ...made.map((s) => s.routerEnv ?? {}), options.routerEnv),
     });
@@ -273,7 +304,10 @@ export async function startSubgraphHarness<TSubject extends TestSubgraph>(option
         method: 'POST',
         headers: {
           'content-type': 'application/json',
-          [CALLER_HEADER]: await signCaller(caller ?? ANONYMOUS),
+          [CALLER_HEADER]: await signCaller(caller ?? ANONYMOUS, {
+            audience: name,
+            request: { query, variables },
+          }),
         },
         body: JSON.stringify({ query, variables }),
       });

@@ -14,9 +14,10 @@ import {
 } from 'graphql';
 import { createClient, type Client } from 'graphql-ws';
 import WebSocket from 'ws';
-import { ANONYMOUS, CALLER_HEADER, type Caller } from '@arcadia/auth';
+import { ANONYMOUS, CALLER_HEADER, type Caller, type CallerSigner } from '@arcadia/auth';
 import { ErrorCode, UserError } from '@arcadia/errors';
 import type { Logger } from '@arcadia/observability';
+import { explainNulls } from '../null-propagation.js';
 import type { ContextBuilder, RouterContext } from '../request-context.js';
 import { newRequestRecord } from '../request-context.js';
 import { Channel } from './channel.js';
@@ -45,7 +46,13 @@ export interface SubscriptionEngineDeps {
   dataSources: ReadonlyMap<string, GraphQLDataSource<RouterContext>>;
   /** GraphQL URL of each subgraph; its graphql-ws endpoint is the same path. */
   subgraphUrls: ReadonlyMap<string, string>;
-  signCaller: (caller: Caller) => Promise<string>;
+  signCaller: CallerSigner;
+  /**
+   * When an upstream socket moves to a freshly signed one. Subgraphs close a
+   * socket when its caller signature expires, so this must come first; the
+   * move overlaps both sockets, so no event falls between them.
+   */
+  renewConnectionsAfterMs: number;
   /** The router's one context builder: per-event entity fetches run with the same context as every operation. */
   buildContext: ContextBuilder;
   formatError: (formatted: GraphQLFormattedError, error: unknown) => GraphQLFormattedError;
@@ -119,7 +126,7 @@ function upstreamError(serviceName: string): SubscriptionEvent {
  * The last client to leave closes the upstream.
  */
 export class SubscriptionEngine {
-  private readonly connections = new Map<string, { client: Client; refs: number }>();
+  private readonly connections = new Map<string, Connection>();
   private readonly upstreams = new Map<string, Upstream>();
   private closed = false;
 
@@ -185,74 +192,120 @@ export class SubscriptionEngine {
   /**
    * A graphql-ws client to `serviceName` for one caller identity; sockets
    * multiplex every upstream subscription of that caller. The caller is
-   * signed afresh at every (re)connection, so a long-lived upstream never
-   * presents an expired signature.
+   * signed for the connection at every (re)connection. After
+   * `renewConnectionsAfterMs` the client is retired: later upstreams get a
+   * new one, and each upstream on it moves over by calling `renew`.
    * @internal
    */
-  acquireConnection(serviceName: string, caller: Caller): { client: Client; release: () => void } {
+  acquireConnection(
+    serviceName: string,
+    caller: Caller,
+    renew: () => void,
+  ): { client: Client; release: () => void } {
     const key = `${serviceName}\0${callerKey(caller)}`;
     let entry = this.connections.get(key);
     if (!entry) {
-      const url = this.deps.subgraphUrls.get(serviceName);
-      if (!url) throw new GraphQLError(`Unknown subgraph ${serviceName}.`);
-      const { retry, metrics, logger } = this.deps;
-      let connectedBefore = false;
-      const client = createClient({
-        url: url.replace(/^http/, 'ws'),
-        webSocketImpl: WebSocket,
-        lazy: true,
-        lazyCloseTimeout: 0,
-        keepAlive: 10_000,
-        retryAttempts: retry.attempts,
-        // Any dropped socket (restart, deploy, network) is worth retrying.
-        shouldRetry: () => true,
-        retryWait: async (retries) => {
-          const delay = Math.min(retry.maxDelayMs, retry.baseDelayMs * 2 ** retries);
-          await new Promise((r) => setTimeout(r, delay + Math.random() * retry.baseDelayMs));
-        },
-        connectionParams: async () => ({ [CALLER_HEADER]: await this.deps.signCaller(caller) }),
-        on: {
-          connected: () => {
-            if (connectedBefore) {
-              metrics.upstreamReconnects.inc({ service: serviceName });
-              logger.info({ subgraph: serviceName }, 'upstream subscription socket reconnected');
-            }
-            connectedBefore = true;
-          },
-          closed: (event) => {
-            const code = (event as { code?: number }).code;
-            if (code !== 1000) {
-              logger.warn({ subgraph: serviceName, code }, 'upstream subscription socket closed');
-            }
-          },
-        },
-      });
-      entry = { client, refs: 0 };
+      const created: Connection = {
+        client: this.createClient(serviceName, caller),
+        refs: 0,
+        renewers: new Set(),
+        retire: setTimeout(() => {
+          if (this.connections.get(key) === created) this.connections.delete(key);
+          for (const renewOne of created.renewers) renewOne();
+        }, this.deps.renewConnectionsAfterMs),
+      };
+      created.retire.unref();
+      entry = created;
       this.connections.set(key, entry);
     }
     const held = entry;
     held.refs++;
+    held.renewers.add(renew);
     let released = false;
     return {
       client: held.client,
       release: () => {
         if (released) return;
         released = true;
-        if (--held.refs === 0 && this.connections.get(key) === held) {
-          this.connections.delete(key);
-          void held.client.dispose();
-        }
+        held.renewers.delete(renew);
+        if (--held.refs > 0) return;
+        if (this.connections.get(key) === held) this.connections.delete(key);
+        clearTimeout(held.retire);
+        void held.client.dispose();
       },
     };
   }
+
+  private createClient(serviceName: string, caller: Caller): Client {
+    const url = this.deps.subgraphUrls.get(serviceName);
+    if (!url) throw new GraphQLError(`Unknown subgraph ${serviceName}.`);
+    const { retry, metrics, logger } = this.deps;
+    let connectedBefore = false;
+    return createClient({
+      url: url.replace(/^http/, 'ws'),
+      webSocketImpl: WebSocket,
+      lazy: true,
+      lazyCloseTimeout: 0,
+      keepAlive: 10_000,
+      retryAttempts: retry.attempts,
+      // Any dropped socket (restart, deploy, network) is worth retrying.
+      shouldRetry: () => true,
+      retryWait: async (retries) => {
+        const delay = Math.min(retry.maxDelayMs, retry.baseDelayMs * 2 ** retries);
+        await new Promise((r) => setTimeout(r, delay + Math.random() * retry.baseDelayMs));
+      },
+      connectionParams: async () => ({
+        [CALLER_HEADER]: await this.deps.signCaller(caller, {
+          audience: serviceName,
+          connection: true,
+        }),
+      }),
+      on: {
+        connected: () => {
+          if (connectedBefore) {
+            metrics.upstreamReconnects.inc({ service: serviceName });
+            logger.info({ subgraph: serviceName }, 'upstream subscription socket reconnected');
+          }
+          connectedBefore = true;
+        },
+        closed: (event) => {
+          const code = (event as { code?: number }).code;
+          if (code !== 1000) {
+            logger.warn({ subgraph: serviceName, code }, 'upstream subscription socket closed');
+          }
+        },
+      },
+    });
+  }
 }
+
+/** A graphql-ws client shared by the upstreams of one subgraph and caller. */
+interface Connection {
+  readonly client: Client;
+  refs: number;
+  /** How each upstream on it moves to a new connection when this one retires. */
+  readonly renewers: Set<() => void>;
+  readonly retire: NodeJS.Timeout;
+}
+
+type UpstreamResult = FormattedExecutionResult<Record<string, unknown>>;
+
+/** One upstream subscription on one connection; `handle` can be re-pointed while it runs. */
+interface Leg {
+  handle: (result: UpstreamResult) => void;
+  close(): void;
+}
+
+// How long the old and new sockets of a renewal both carry an upstream.
+const RENEWAL_OVERLAP_MS = 2_000;
 
 /** One subscription to a subgraph, fanned out to the pipelines that need its events. */
 class Upstream {
   readonly key: string;
   private readonly pipelines = new Map<string, Pipeline>();
-  private unsubscribe: (() => void) | undefined;
-  private release: (() => void) | undefined;
+  // The subscription events come from, and the one taking over during a renewal.
+  private active: Leg | undefined;
+  private incoming: Leg | undefined;
   private done = false;
 
   constructor(
@@ -271,12 +324,27 @@ class Upstream {
   }
 
   start(): void {
+    this.deps.metrics.upstreams.inc({ service: this.spec.serviceName });
+    this.active = this.open();
+  }
+
+  /** Subscribes on the current connection of this upstream's subgraph and caller. */
+  private open(): Leg {
     const { serviceName } = this.spec;
-    const { metrics } = this.deps;
-    const connection = this.engine.acquireConnection(serviceName, this.spec.caller);
-    this.release = connection.release;
-    metrics.upstreams.inc({ service: serviceName });
-    this.unsubscribe = connection.client.subscribe<
+    const connection = this.engine.acquireConnection(serviceName, this.spec.caller, () =>
+      this.renew(),
+    );
+    let open = true;
+    const leg: Leg = {
+      handle: (result) => this.deliver(result),
+      close: () => {
+        if (!open) return;
+        open = false;
+        unsubscribe();
+        connection.release();
+      },
+    };
+    const unsubscribe = connection.client.subscribe<
       Record<string, unknown>,
       Record<string, unknown>
     >(
@@ -287,34 +355,86 @@ class Upstream {
       },
       {
         next: (result) => {
-          metrics.eventsIn.inc({ service: serviceName });
-          for (const pipeline of this.pipelines.values()) pipeline.onEvent(result);
+          if (open) leg.handle(result);
         },
+        // Closing a leg completes its sink: only a leg still open speaks for the upstream.
         error: (error) => {
-          // GraphQL errors (e.g. refused on subscribe) reach clients as they
-          // are; a socket that could not be restored becomes SERVICE_UNAVAILABLE.
-          const event = Array.isArray(error)
-            ? {
-                errors: (error as GraphQLFormattedError[]).map((e) =>
-                  this.deps.formatError(
-                    e,
-                    new GraphQLError(e.message, { extensions: e.extensions }),
-                  ),
-                ),
-              }
-            : upstreamError(serviceName);
-          if (!Array.isArray(error)) {
-            this.deps.logger.warn(
-              { subgraph: serviceName, err: error },
-              'upstream subscription failed',
-            );
-          }
-          for (const pipeline of this.pipelines.values()) pipeline.onFinalEvent(event);
-          void this.finish();
+          if (open) this.fail(error);
         },
-        complete: () => void this.finish(),
+        complete: () => {
+          if (open) void this.finish();
+        },
       },
     );
+    return leg;
+  }
+
+  /**
+   * Moves to a freshly signed connection without a gap: the new subscription
+   * opens while the old one still delivers; after the overlap the old one
+   * closes, and each event is sent once — the new leg's copies of events the
+   * old leg already delivered are dropped (results compared as JSON).
+   */
+  private renew(): void {
+    const old = this.active;
+    if (this.done || !old || this.incoming) return;
+    const delivered = new Map<string, number>();
+    old.handle = (result) => {
+      const key = JSON.stringify(result);
+      delivered.set(key, (delivered.get(key) ?? 0) + 1);
+      this.deliver(result);
+    };
+    this.deps.metrics.upstreamRenewals.inc({ service: this.spec.serviceName });
+    const next = this.open();
+    this.incoming = next;
+    const early: UpstreamResult[] = [];
+    next.handle = (result) => early.push(result);
+    // A copy still on its way over the new socket is dropped against the old leg's.
+    const isCopy = (result: UpstreamResult) => {
+      const key = JSON.stringify(result);
+      const count = delivered.get(key);
+      if (!count) return false;
+      if (count === 1) delivered.delete(key);
+      else delivered.set(key, count - 1);
+      return true;
+    };
+    setTimeout(() => {
+      if (this.done) return;
+      old.close();
+      for (const result of early) if (!isCopy(result)) this.deliver(result);
+      next.handle = (result) => {
+        if (!isCopy(result)) this.deliver(result);
+      };
+      this.active = next;
+      this.incoming = undefined;
+      // Past another overlap, a remembered event cannot still be in flight.
+      setTimeout(() => {
+        if (this.active === next) next.handle = (result) => this.deliver(result);
+      }, RENEWAL_OVERLAP_MS).unref();
+    }, RENEWAL_OVERLAP_MS).unref();
+  }
+
+  private deliver(result: UpstreamResult): void {
+    this.deps.metrics.eventsIn.inc({ service: this.spec.serviceName });
+    for (const pipeline of this.pipelines.values()) pipeline.onEvent(result);
+  }
+
+  private fail(error: unknown): void {
+    const { serviceName } = this.spec;
+    // GraphQL errors (e.g. refused on subscribe) reach clients as they
+    // are; a socket that could not be restored becomes SERVICE_UNAVAILABLE.
+    const event = Array.isArray(error)
+      ? {
+          errors: (error as GraphQLFormattedError[]).map((e) =>
+            this.deps.formatError(e, new GraphQLError(e.message, { extensions: e.extensions })),
+          ),
+        }
+      : upstreamError(serviceName);
+    if (!Array.isArray(error)) {
+      this.deps.logger.warn({ subgraph: serviceName, err: error }, 'upstream subscription failed');
+    }
+    for (const pipeline of this.pipelines.values()) pipeline.onFinalEvent(event);
+    void this.finish();
   }
 
   join(args: SubscribeArgs): AsyncIterableIterator<SubscriptionEvent> {
@@ -337,8 +457,8 @@ class Upstream {
     this.engine.forget(this);
     const ended = Promise.all([...this.pipelines.values()].map((p) => p.end()));
     this.pipelines.clear();
-    this.unsubscribe?.();
-    this.release?.();
+    this.active?.close();
+    this.incoming?.close();
     this.deps.metrics.upstreams.dec({ service: this.spec.serviceName });
     return ended.then(() => undefined);
   }
@@ -461,10 +581,16 @@ class Pipeline {
         this.deps.planner.supergraphSchema,
         this.deps.planner.apiFederationSchema,
       );
-      return {
-        data: (result.data as Record<string, unknown> | null | undefined) ?? null,
-        ...(result.errors?.length ? { errors: format(result.errors) } : {}),
-      };
+      // A null the gateway propagated gets its error, as a query's does.
+      const { extensions: _report, ...explained } = explainNulls(
+        {
+          data: (result.data as Record<string, unknown> | null | undefined) ?? null,
+          ...(result.errors?.length ? { errors: format(result.errors) } : {}),
+          extensions: result.extensions,
+        },
+        this.deps.formatError,
+      );
+      return explained;
     } catch (error) {
       this.deps.logger.error({ err: error }, 'subscription event could not be resolved');
       return {

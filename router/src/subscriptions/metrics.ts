@@ -9,6 +9,7 @@ export interface SubscriptionMetrics {
   readonly eventsOut: Counter;
   readonly slowClientsDropped: Counter<'transport'>;
   readonly upstreamReconnects: Counter<'service'>;
+  readonly upstreamRenewals: Counter<'service'>;
 }
 
 /** Registers the subscription metrics on the router's registry. */
@@ -53,6 +54,12 @@ export function createSubscriptionMetrics(registry: Registry): SubscriptionMetri
     upstreamReconnects: new Counter({
       name: 'subscription_upstream_reconnects_total',
       help: 'Reconnections of upstream subscription sockets after a drop.',
+      labelNames: ['service'],
+      registers,
+    }),
+    upstreamRenewals: new Counter({
+      name: 'subscription_upstream_renewals_total',
+      help: 'Upstream subscriptions moved to a freshly signed socket before their signature expired.',
       labelNames: ['service'],
       registers,
     }),

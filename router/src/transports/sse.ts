@@ -14,7 +14,8 @@ import { INVALID_TOKEN_CHALLENGE, type Authenticate, type Authenticated } from '
 import type { OperationRunner } from '../operations.js';
 import type { SocketPresence } from '../presence.js';
 import { recordErrorCode, type RequestRecord } from '../request-context.js';
-import type { SubscriptionEngine } from '../subscriptions/engine.js';
+import { sessionRevoked, tokenExpired, type SessionGuard } from '../sessions.js';
+import type { SubscriptionEngine, SubscriptionEvent } from '../subscriptions/engine.js';
 import type { SubscriptionMetrics } from '../subscriptions/metrics.js';
 import { clientEvents, type StreamingOperation } from './streaming.js';
 
@@ -28,11 +29,14 @@ export interface SseTransportDeps {
   metrics: SubscriptionMetrics;
   /** Marks signed-in users online while they hold a stream here. */
   presence: SocketPresence;
+  /** Ends a stream when its token expires or its session is revoked. */
+  sessions: Pick<SessionGuard, 'watch'>;
 }
 
 /** What an operation carries from `onSubscribe` to `subscribe`. */
 type SseContextValue = StreamingOperation & {
   caller: Caller;
+  expiresAt: Date | null;
   record: RequestRecord;
   res: Response;
 };
@@ -93,7 +97,7 @@ export function sseHandler(deps: SseTransportDeps): RequestHandler {
 
   /** Starts an admitted subscription on the engine; the stream counts as a socket of its user. */
   const subscribe = (value: Extract<SseContextValue, { kind: 'subscription' }>) => {
-    const { subscription, caller, record, res } = value;
+    const { subscription, caller, expiresAt, record, res } = value;
     let events;
     try {
       events = deps.engine.subscribe({
@@ -115,8 +119,18 @@ export function sseHandler(deps: SseTransportDeps): RequestHandler {
     record.status = 200;
     deps.metrics.clientSockets.inc(labels);
     const presenceId = deps.presence.register(caller);
+    // A stream outlives no token and no session: its last event says why it ends.
+    let unwatch = () => {};
+    const lastEvent = new Promise<SubscriptionEvent>((resolve) => {
+      unwatch = deps.sessions.watch({ sessionId: caller.sessionId, expiresAt }, (why) => {
+        const error = why === 'TOKEN_EXPIRED' ? tokenExpired() : sessionRevoked();
+        resolve({ errors: [deps.formatError(error.toJSON(), error)] });
+      });
+    });
     return clientEvents(events, {
+      lastEvent,
       onEnd: () => {
+        unwatch();
         deps.metrics.clientSockets.dec(labels);
         deps.presence.release(presenceId);
       },
@@ -151,7 +165,13 @@ export function sseHandler(deps: SseTransportDeps): RequestHandler {
         return once(outcome.result);
       }
       const { document, operationName, variables } = outcome.subscription;
-      const contextValue: SseContextValue = { ...outcome, caller: auth.caller, record, res };
+      const contextValue: SseContextValue = {
+        ...outcome,
+        caller: auth.caller,
+        expiresAt: auth.expiresAt,
+        record,
+        res,
+      };
       return {
         schema: deps.engine.planner.apiSchema,
         document,

@@ -31,9 +31,19 @@ export type StreamingOperation =
  */
 export function clientEvents(
   events: AsyncIterator<SubscriptionEvent>,
-  options: { onEnd?: () => void; write?: (event: SubscriptionEvent) => void },
+  options: {
+    onEnd?: () => void;
+    write?: (event: SubscriptionEvent) => void;
+    /**
+     * When it resolves, its event is the client's last: sent after the
+     * events before it, then the iterator ends (e.g. the token expired).
+     */
+    lastEvent?: Promise<SubscriptionEvent>;
+  },
 ): AsyncIterableIterator<SubscriptionEvent> {
   let ended = false;
+  let lastSent = false;
+  const last = options.lastEvent?.then((event) => ({ last: event }));
   const end = () => {
     if (!ended) options.onEnd?.();
     ended = true;
@@ -46,9 +56,18 @@ export function clientEvents(
   return {
     next: async () => {
       for (;;) {
+        if (lastSent) return stop();
         let result: IteratorResult<SubscriptionEvent>;
         try {
-          result = await events.next();
+          const next = events.next();
+          const first = last ? await Promise.race([next, last]) : await next;
+          if ('last' in first) {
+            lastSent = true;
+            if (!options.write) return { done: false, value: first.last };
+            options.write(first.last);
+            return stop();
+          }
+          result = first;
         } catch (error) {
           end();
           throw error;

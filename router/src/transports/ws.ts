@@ -19,6 +19,7 @@ import {
   type Authenticated,
 } from '../auth.js';
 import type { OperationRunner } from '../operations.js';
+import type { SessionGuard } from '../sessions.js';
 import type { SocketPresence } from '../presence.js';
 import type { ClientAddress } from '../connection-limits.js';
 import { newRequestRecord, recordErrorCode, type RequestRecord } from '../request-context.js';
@@ -56,6 +57,8 @@ export interface WebSocketTransportDeps {
   maxSocketBufferBytes: number;
   /** Marks signed-in users online while they hold a socket here. */
   presence: SocketPresence;
+  /** Closes a socket when its token expires or its session is revoked. */
+  sessions: Pick<SessionGuard, 'watch'>;
   /** Time a socket has to send `connection_init` (closed with 4408 then). */
   initTimeoutMs: number;
   /** Time an acknowledged socket may go without any operation before it is closed. */
@@ -77,7 +80,8 @@ interface LiveOperation {
 /** What graphql-ws keeps per socket. */
 type SocketExtra = {
   auth: Authenticated;
-  expiryTimer: NodeJS.Timeout;
+  /** Stops watching for the token's expiry and the session's revocation. */
+  unwatch: () => void;
   /** Closes the socket when it has had no operation for the idle timeout; set while it has none. */
   idleTimer: NodeJS.Timeout | undefined;
   /** The socket's id in presence; null when its caller is not tracked. */
@@ -129,7 +133,8 @@ function nextMessage(id: string): (payloadJson: string) => string {
  * access token comes in the `connection_init` payload (`authorization:
  * "Bearer …"`); a bad one closes the socket with 4401 and the reason, and
  * the socket is closed with 4401 "Token expired" when the token runs out,
- * so clients reconnect with a fresh one. Every operation runs through the
+ * so clients reconnect with a fresh one, or 4401 "Session revoked" the
+ * moment its session is signed out (clients must sign in again). Every operation runs through the
  * one operation path and gets its own access log line.
  */
 export function serveWebSocket(httpServer: Server, path: string, deps: WebSocketTransportDeps) {
@@ -233,13 +238,15 @@ export function serveWebSocket(httpServer: Server, path: string, deps: WebSocket
           );
           ctx.extra.auth = auth;
           ctx.extra.operations = new Map();
-          if (auth.expiresAt) {
-            const ms = Math.min(auth.expiresAt.getTime() - Date.now(), 2 ** 31 - 1);
-            ctx.extra.expiryTimer = setTimeout(
-              () => socket.close(CloseCode.Unauthorized, 'Token expired'),
-              Math.max(ms, 0),
-            );
-          }
+          // A socket outlives no token and no session.
+          ctx.extra.unwatch = deps.sessions.watch(
+            { sessionId: auth.caller.sessionId, expiresAt: auth.expiresAt },
+            (why) =>
+              socket.close(
+                CloseCode.Unauthorized,
+                why === 'TOKEN_EXPIRED' ? 'Token expired' : 'Session revoked',
+              ),
+          );
           // The socket may have closed while the token was being checked;
           // onClose has run then, and nothing would ever release it.
           if (socket.readyState === socket.OPEN) {
@@ -260,7 +267,7 @@ export function serveWebSocket(httpServer: Server, path: string, deps: WebSocket
       // Every close ends up here (onDisconnect only follows an acknowledged
       // init, so a socket closed during the token check would never leave it).
       onClose: (ctx) => {
-        clearTimeout(ctx.extra.expiryTimer);
+        ctx.extra.unwatch?.();
         clearTimeout(ctx.extra.idleTimer);
         deps.presence.release(ctx.extra.presenceId);
         if (ctx.extra.counted) metrics.clientSockets.dec(labels);

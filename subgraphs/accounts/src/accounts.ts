@@ -8,6 +8,7 @@ import { ErrorCode, userError } from '@arcadia/errors';
 import type { Logger } from '@arcadia/observability';
 import type { AccountsConfig } from './env.js';
 import type { PasswordHasher } from './passwords.js';
+import type { SessionRevoker } from './session-revocations.js';
 import type { SignInLimits } from './sign-in-limits.js';
 import {
   hashSecret,
@@ -61,6 +62,8 @@ export interface AccountsDeps {
   >;
   readonly passwords: PasswordHasher;
   readonly limits: SignInLimits;
+  /** Ends a revoked session's access tokens at every router, not only its refresh tokens. */
+  readonly sessions: SessionRevoker;
   readonly tokenSigner: ReturnType<typeof createTokenSigner>;
 }
 
@@ -84,7 +87,7 @@ const holds = (roles: readonly Role[], role: Role) =>
 export function createAccounts(
   deps: AccountsDeps & { repo: AccountsRepository; caller: Caller; logger: Logger },
 ) {
-  const { config, passwords, limits, tokenSigner, repo, caller, logger } = deps;
+  const { config, passwords, limits, sessions, tokenSigner, repo, caller, logger } = deps;
   const adminEmails = new Set(config.ADMIN_EMAILS);
   const isAdminEmail = (email: string) => adminEmails.has(email.toLowerCase());
   // Whoever proves to be a user within this request (sign-up, sign-in,
@@ -274,7 +277,7 @@ export function createAccounts(
               { familyId: family.id, userId: family.userId },
               'refresh token reused; session revoked',
             );
-            return null;
+            return { reusedFamilyId: family.id };
           }
           const pair = JSON.parse(
             openForToken(parsed.secret, found.id, found.successorSealed),
@@ -306,7 +309,16 @@ export function createAccounts(
         provenUserId = user.id;
         return { accessToken: token, refreshToken: next, expiresAt, user };
       });
-      if (!outcome) throw userError(ErrorCode.UNAUTHENTICATED, INVALID_REFRESH);
+      if (outcome.reusedFamilyId !== undefined) {
+        const familyId = outcome.reusedFamilyId;
+        // Whoever holds the copied token may hold its access tokens too: they
+        // end now, not when they expire. The family is revoked already, so
+        // a failure here only leaves those tokens their remaining minutes.
+        await sessions.revoke(familyId).catch((error: unknown) => {
+          logger.error({ err: error, familyId }, "could not end a reused session's access tokens");
+        });
+        throw userError(ErrorCode.UNAUTHENTICATED, INVALID_REFRESH);
+      }
       return outcome satisfies AuthPayloadModel;
     },
 
@@ -315,6 +327,15 @@ export function createAccounts(
       const userId = requireUser();
       if (caller.sessionId && isUuid(caller.sessionId)) {
         await repo.revokeRefreshFamily(caller.sessionId, userId);
+        // Until routers know, the session's access tokens still work: say so
+        // rather than report a sign-out that did not happen. Retrying is safe.
+        await sessions.revoke(caller.sessionId).catch((error: unknown) => {
+          logger.error({ err: error, familyId: caller.sessionId }, 'could not end a session');
+          throw userError(
+            ErrorCode.SERVICE_UNAVAILABLE,
+            'Signing out did not complete; try again.',
+          );
+        });
       }
       return true;
     },

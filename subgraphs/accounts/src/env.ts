@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { SESSION_REVOCATION_PREFIX_DEFAULT } from '@arcadia/auth';
 import { ConfigError, env, parseEnv, servicesEnv } from '@arcadia/config';
 
 const shape = {
@@ -28,6 +29,11 @@ const shape = {
   ...servicesEnv.redis,
   /** Prefix of accounts' own Redis keys (brute-force limits). */
   REDIS_KEY_PREFIX: z.string().min(1).default('arcadia:'),
+  /**
+   * Prefix of the revoked-session keys and channel. Not REDIS_KEY_PREFIX:
+   * every router reads them, so accounts and the router configure the same value.
+   */
+  SESSION_REVOCATION_PREFIX: z.string().min(1).default(SESSION_REVOCATION_PREFIX_DEFAULT),
   // Brute-force limits on signIn and issueClientToken: attempts per account
   // (email or client id, existing or not) and per client address within the
   // window, then a block that doubles with each block in a day, up to the cap.

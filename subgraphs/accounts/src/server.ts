@@ -9,6 +9,7 @@ import { createContext, type AccountsContext } from './context.js';
 import type { AccountsConfig } from './env.js';
 import { createPasswordHasher } from './passwords.js';
 import { resolvers } from './resolvers/index.js';
+import { createSessionRevoker } from './session-revocations.js';
 import { createSignInLimits } from './sign-in-limits.js';
 import type { Store } from './store.js';
 
@@ -21,7 +22,7 @@ export interface AccountsServerDeps {
   readonly keys: KeyMaterial;
   readonly store: Store;
   readonly logger: Logger;
-  /** Where the brute-force limits are counted; closed with the server. */
+  /** Where the brute-force limits are counted and sessions revoked; closed with the server. */
   readonly redis: Redis;
 }
 
@@ -55,6 +56,11 @@ export function createServer(deps: AccountsServerDeps): SubgraphServer {
       windowSeconds: config.SIGN_IN_WINDOW_SECONDS,
       blockSeconds: config.SIGN_IN_BLOCK_SECONDS,
       maxBlockSeconds: config.SIGN_IN_MAX_BLOCK_SECONDS,
+    }),
+    sessions: createSessionRevoker(redis, {
+      prefix: config.SESSION_REVOCATION_PREFIX,
+      // An access token signed just before the revocation lives this long.
+      ttlSeconds: config.ACCESS_TOKEN_TTL_SECONDS + 60,
     }),
   };
   return createSubgraphServer<AccountsContext>({

@@ -46,6 +46,7 @@ export function accountsSubgraph(
       LOG_LEVEL: 'silent',
       // Limits of the harness' own, so files running at once do not share counts.
       REDIS_KEY_PREFIX: `test:${randomBytes(6).toString('hex')}:`,
+      SESSION_REVOCATION_PREFIX: `test:${randomBytes(6).toString('hex')}:sessions:`,
       ...env,
       DATABASE_URL: db.url,
     });
@@ -59,6 +60,8 @@ export function accountsSubgraph(
     });
     return {
       server: createServer({ config, keys, store, logger, redis }),
+      // The routers of the harness must hear of the sessions this accounts revokes.
+      routerEnv: { SESSION_REVOCATION_PREFIX: config.SESSION_REVOCATION_PREFIX },
       config,
       db,
       store,

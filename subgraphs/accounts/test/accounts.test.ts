@@ -38,6 +38,7 @@ async function accountsWith(repo: Partial<AccountsRepository>, calls: string[]) 
     },
     passwords: recordingHasher(calls),
     limits: { signIn: unlimited, clientToken: unlimited },
+    sessions: { revoke: async () => undefined },
     tokenSigner: createTokenSigner([await generateJwtKey()]),
     repo: repo as AccountsRepository,
     caller: ANONYMOUS,

@@ -46,6 +46,13 @@ const shape = {
   PUBSUB_PREFIX: z.string().min(1).default('arcadia'),
   /** Prefix of chat's own Redis keys (unread sets, clocks, limits). */
   REDIS_KEY_PREFIX: z.string().min(1).default('arcadia:'),
+  /**
+   * The accounts subgraph's GraphQL URL: chat asks it, with a signed internal
+   * call, which member ids name real users (it never reads accounts' tables).
+   */
+  ACCOUNTS_URL: env.url('http://127.0.0.1:4001/graphql'),
+  /** How long chat waits for accounts before answering SERVICE_UNAVAILABLE. */
+  ACCOUNTS_TIMEOUT_MS: z.coerce.number().int().min(100).default(2000),
   ...servicesEnv.keys,
 };
 

@@ -21,7 +21,8 @@ export type ChatEventPayload =
   | { type: 'MessageUpdated'; message: MessageJson }
   | { type: 'MessageDelivered'; message: MessageJson; userId: string }
   | { type: 'MessageRead'; conversationId: string; userId: string; upTo: MessageJson }
-  | { type: 'TypingStarted'; conversationId: string; userId: string };
+  | { type: 'TypingStarted'; conversationId: string; userId: string }
+  | { type: 'MemberLeft'; conversationId: string; userId: string };
 
 /** The trigger of one user's events. */
 export type UserTrigger = `user:${string}`;

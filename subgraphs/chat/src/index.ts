@@ -6,6 +6,7 @@
 import { runService } from '@arcadia/lifecycle';
 import { createPresence } from '@arcadia/presence';
 import { createPushDevices, createPushNotifier } from '@arcadia/push';
+import { createAccountsDirectory } from './accounts-client.js';
 import { parseChatEnv } from './env.js';
 import { createChatPubSub } from './events.js';
 import { createServer } from './server.js';
@@ -35,6 +36,12 @@ await runService({
         connection: { url: config.REDIS_URL },
         prefix: config.QUEUE_PREFIX,
         collapseWindowMs: config.PUSH_COLLAPSE_WINDOW_MS,
+        logger,
+      }),
+      users: createAccountsDirectory({
+        url: config.ACCOUNTS_URL,
+        internalSecrets: keys.internalSecrets,
+        timeoutMs: config.ACCOUNTS_TIMEOUT_MS,
         logger,
       }),
       logger,

@@ -5,6 +5,7 @@ import type { Logger } from '@arcadia/observability';
 import type { Presence } from '@arcadia/presence';
 import type { PushDevices, PushNotifier } from '@arcadia/push';
 import { createSubgraphServer, type SubgraphServer } from '@arcadia/subgraph-kit';
+import type { UserDirectory } from './accounts-client.js';
 import type { MessagingPolicy } from './domain/index.js';
 import { createContext, type ChatContext } from './context.js';
 import type { ChatConfig } from './env.js';
@@ -26,7 +27,9 @@ export interface ChatServerDeps {
   readonly push: PushNotifier;
   readonly devices: PushDevices;
   readonly logger: Logger;
-  /** Who may message whom; everyone until social's blocks exist. */
+  /** Which user ids exist: accounts, asked over a signed internal call. */
+  readonly users: UserDirectory;
+  /** Who may message whom (social's blocks will answer it); everyone until then. */
   readonly canMessage?: MessagingPolicy;
 }
 

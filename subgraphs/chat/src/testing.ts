@@ -15,6 +15,8 @@ import type {
   TestDatabase,
   TestSubgraph,
 } from '@arcadia/testing';
+import { createAccountsDirectory } from './accounts-client.js';
+import type { MessagingPolicy } from './domain/index.js';
 import { parseChatEnv, type ChatConfig } from './env.js';
 import { createChatPubSub, userTrigger } from './events.js';
 import { createServer, typeDefs } from './server.js';
@@ -39,10 +41,15 @@ export interface ChatUnderTest extends TestSubgraph {
  * Chat on stores and prefixes of the harness' own; `env` overrides chat
  * variables. With `childProcess`, chat runs as its own Node process from
  * `src/index.ts` (benchmarks), else in the test's.
+ * Needs accounts among the harness' peers: chat asks it whether members exist.
  */
 export function chatSubgraph(
   env: Record<string, string> = {},
-  options: { childProcess?: boolean } = {},
+  options: {
+    childProcess?: boolean;
+    /** The messaging policy in place of social's blocks (in-process only). */
+    canMessage?: MessagingPolicy;
+  } = {},
 ): SubgraphFactory<ChatUnderTest> {
   return async (context) => {
     const name = context.uniqueName('chat');
@@ -57,6 +64,8 @@ export function chatSubgraph(
       PRESENCE_PREFIX: `${name}:`,
       PUSH_PREFIX: `${name}:`,
       PUSH_ALLOW_INSECURE_ENDPOINTS: 'true',
+      // Chat asks accounts whether members exist: the harness' accounts peer.
+      ACCOUNTS_URL: context.peerUrl('accounts'),
       ...env,
       DATABASE_URL: db.url,
     };
@@ -120,6 +129,13 @@ export function chatSubgraph(
           allowInsecure: true,
         }),
         push: notifier(),
+        ...(options.canMessage ? { canMessage: options.canMessage } : {}),
+        users: createAccountsDirectory({
+          url: config.ACCOUNTS_URL,
+          internalSecrets: context.keys.internalSecrets,
+          timeoutMs: config.ACCOUNTS_TIMEOUT_MS,
+          logger,
+        }),
         logger,
       });
     }

@@ -1,12 +1,12 @@
 /**
  * The chat subgraph on its own, asked the way the router asks it for
  * entities (`_entities`), and its store's idempotent send. Users are made-up
- * ids: chat takes the caller's id from the router's signed header and never
- * asks accounts whether they exist.
+ * ids: chat takes the caller's id from the router's signed header, and these
+ * tests add members through the store, where accounts is never asked.
  */
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { CALLER_HEADER, createCallerSigner } from '@arcadia/auth';
+import { CALLER_HEADER, createCallerSigner, type SignedRequest } from '@arcadia/auth';
 import { dropKeyspace } from '@arcadia/cassandra';
 import { createLogger } from '@arcadia/observability';
 import { createPresence } from '@arcadia/presence';
@@ -31,7 +31,7 @@ let serverStore: Store;
 let push: PushNotifier;
 let server: SubgraphServer;
 let url: string;
-let sign: (userId: string) => Promise<string>;
+let sign: (userId: string, request: SignedRequest) => Promise<string>;
 
 beforeAll(async () => {
   const name = uniqueName('chat_refs');
@@ -49,7 +49,8 @@ beforeAll(async () => {
   });
   const keys = await testKeyMaterial();
   const signer = createCallerSigner(keys.internalSecrets);
-  sign = (userId) => signer({ userId, roles: ['USER'], scopes: [] });
+  sign = (userId, request) =>
+    signer({ userId, roles: ['USER'], scopes: [] }, { audience: 'chat', request });
   serverStore = await openStore(config, createLogger('chat', 'silent'));
   push = createPushNotifier({ connection: { url: config.REDIS_URL }, prefix: config.QUEUE_PREFIX });
   server = createServer({
@@ -60,6 +61,8 @@ beforeAll(async () => {
     presence: createPresence({ redis: serverStore.live.redis, prefix: config.PRESENCE_PREFIX }),
     devices: createPushDevices({ redis: serverStore.live.redis, prefix: config.PUSH_PREFIX }),
     push,
+    // These tests add members through the store, never through startConversation.
+    users: { existing: () => Promise.reject(new Error('accounts is not asked here')) },
     logger: createLogger('chat', 'silent'),
   });
   url = await server.listen(0);
@@ -89,14 +92,18 @@ async function entities(
   userId: string,
   representations: { __typename: 'Message' | 'Conversation'; id: string }[],
 ): Promise<EntitiesResponse> {
+  const request = {
+    query: `query ($r: [_Any!]!) { _entities(representations: $r) {
+        ... on Message { id text } ... on Conversation { id kind } } }`,
+    variables: { r: representations },
+  };
   const response = await fetch(url, {
     method: 'POST',
-    headers: { 'content-type': 'application/json', [CALLER_HEADER]: await sign(userId) },
-    body: JSON.stringify({
-      query: `query ($r: [_Any!]!) { _entities(representations: $r) {
-        ... on Message { id text } ... on Conversation { id kind } } }`,
-      variables: { r: representations },
-    }),
+    headers: {
+      'content-type': 'application/json',
+      [CALLER_HEADER]: await sign(userId, request),
+    },
+    body: JSON.stringify(request),
   });
   return (await response.json()) as EntitiesResponse;
 }

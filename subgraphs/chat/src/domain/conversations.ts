@@ -1,4 +1,4 @@
-/** Conversations: the caller's list, one of them, starting one, muting one. */
+/** Conversations: the caller's list, one of them, starting, muting and leaving one. */
 import { randomUUID } from 'node:crypto';
 import { ErrorCode, userError } from '@arcadia/errors';
 import { isUuid } from '@arcadia/subgraph-kit';
@@ -15,7 +15,7 @@ export interface ConversationPage {
 
 /** The conversation area of one request. */
 export function createConversations(scope: ChatScope) {
-  const { config, store, repo, loaders, access, canMessage } = scope;
+  const { config, store, repo, loaders, logger, access, canMessage, users, caller, tell } = scope;
 
   return {
     /** One of the caller's conversations; FORBIDDEN for any other id. */
@@ -42,7 +42,10 @@ export function createConversations(scope: ChatScope) {
 
     /**
      * Starts a conversation of the caller with `memberIds`: DIRECT (and
-     * reused) for one other member and no title, else a GROUP.
+     * reused) for one other member and no title, else a GROUP. Every member
+     * must be an existing user (accounts is asked, once per call) and one
+     * the caller may message (`canMessage`, see deps.ts); otherwise nothing
+     * is written.
      */
     async startConversation(
       memberIds: readonly string[],
@@ -68,6 +71,15 @@ export function createConversations(scope: ChatScope) {
         });
       }
       const title = validTitle(titleArg);
+      // SERVICE_UNAVAILABLE when accounts cannot say: nobody is added on a guess.
+      const existing = await users.existing(others, caller);
+      const unknownIds = others.filter((id) => !existing.has(id));
+      if (unknownIds.length) {
+        throw userError(ErrorCode.BAD_USER_INPUT, 'Some member ids name no user.', {
+          field: 'memberIds',
+          unknownIds,
+        });
+      }
       if (!(await canMessage(userId, others))) {
         throw userError(ErrorCode.FORBIDDEN, 'You cannot start a conversation with these users.', {
           field: 'memberIds',
@@ -84,6 +96,42 @@ export function createConversations(scope: ChatScope) {
       });
       await store.live.initUnread(conversation.id, everyone);
       return conversation;
+    },
+
+    /**
+     * Takes the caller out of a GROUP conversation: their membership and
+     * unread count go, and the members who stay are told (`MemberLeft`).
+     * From then on the membership checks refuse them everything about it,
+     * and no event of it is published to them (events go to the members of
+     * the moment). A DIRECT conversation cannot be left: it is the pair's
+     * one conversation, and a one-sided pair would be recreated by the next
+     * start. False, changing nothing, when the caller is not a member, so
+     * a retried leave succeeds and ids reveal nothing. The messaging policy
+     * is not asked: a block never keeps anyone in a conversation.
+     */
+    async leaveConversation(conversationId: string): Promise<boolean> {
+      const userId = access.requireUser();
+      const member = isUuid(conversationId) ? await loaders.membership.load(conversationId) : null;
+      if (!member) return false;
+      const conversation = await loaders.conversation.load(conversationId);
+      if (conversation?.kind !== 'GROUP') {
+        throw userError(ErrorCode.BAD_USER_INPUT, 'A direct conversation cannot be left.', {
+          field: 'conversationId',
+        });
+      }
+      if (!(await repo.removeMember(conversationId, userId))) return false;
+      loaders.members.clear(conversationId);
+      loaders.membership.clear(conversationId);
+      // The leave is done; a set left behind is never read again (only members' are).
+      await store.live.dropUnread(conversationId, userId).catch((error: unknown) => {
+        logger.warn({ err: error }, 'unread set of a member who left could not be dropped');
+      });
+      await tell(await access.memberIds(conversationId), {
+        type: 'MemberLeft',
+        conversationId,
+        userId,
+      });
+      return true;
     },
 
     /** Turns the caller's push notifications of a conversation off or on. */

@@ -27,6 +27,13 @@ export interface MessageReadModel {
   readonly upTo: MessageRow;
 }
 
+/** `MemberLeft` as resolved. */
+export interface MemberLeftModel {
+  readonly kind: 'MemberLeft';
+  readonly conversationId: string;
+  readonly user: UserModel;
+}
+
 /** `TypingStarted` as resolved. */
 export interface TypingStartedModel {
   readonly kind: 'TypingStarted';

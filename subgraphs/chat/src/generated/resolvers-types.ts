@@ -3,7 +3,7 @@
 import type { GraphQLResolveInfo, GraphQLScalarType, GraphQLScalarTypeConfig } from 'graphql';
 import type { UserModel, ConversationPage, MessagePage } from '../domain/index.js';
 import type { ConversationRow, MessageRow } from '../store/index.js';
-import type { MessageEventModel, MessageDeliveredModel, MessageReadModel, TypingStartedModel } from '../domain/event-models.js';
+import type { MessageEventModel, MessageDeliveredModel, MessageReadModel, TypingStartedModel, MemberLeftModel } from '../domain/event-models.js';
 import type { ChatContext } from '../context.js';
 export type Maybe<T> = T | null;
 export type InputMaybe<T> = Maybe<T>;
@@ -22,7 +22,7 @@ export type Scalars = {
 };
 
 /** Something that happened in one of the caller's conversations. */
-export type ChatEvent = MessageAdded | MessageDelivered | MessageRead | MessageUpdated | TypingStarted;
+export type ChatEvent = MemberLeft | MessageAdded | MessageDelivered | MessageRead | MessageUpdated | TypingStarted;
 
 /** A conversation the caller is a member of. Only members can see it, its messages and its events. */
 export type Conversation = {
@@ -82,6 +82,15 @@ export type ConversationKind =
   | 'DIRECT'
   /** Any number of members, usually with a title. */
   | 'GROUP';
+
+/** A member left a group conversation; sent to the members who stay. */
+export type MemberLeft = {
+  __typename?: 'MemberLeft';
+  /** The conversation, as the caller (who stays) sees it. */
+  conversation: Conversation;
+  /** Who left. */
+  user: User;
+};
 
 /** One message of a conversation. */
 export type Message = {
@@ -166,6 +175,13 @@ export type Mutation = {
   deleteMessage: Message;
   /** Changes the text of one of the caller's messages, within the edit window after sending. */
   editMessage: Message;
+  /**
+   * Takes the caller out of a GROUP conversation: it leaves their list, its messages and events
+   * stop reaching them and their unread count goes; the others get `MemberLeft`. A DIRECT
+   * conversation cannot be left (BAD_USER_INPUT). True when the caller left; false when they were
+   * not a member (already left, or no such conversation), so a retry is harmless.
+   */
+  leaveConversation: Scalars['Boolean']['output'];
   /** Tells the senders that these messages reached the caller's device. */
   markDelivered: Array<Message>;
   /** Marks a conversation read up to a message (never backwards) and resets its unread count. */
@@ -190,6 +206,8 @@ export type Mutation = {
   /**
    * Starts a conversation with `memberIds` (the caller is added). One other member and no title
    * makes a DIRECT conversation, reused if the two already have one; anything else is a GROUP.
+   * Every member id must name an existing user: BAD_USER_INPUT with `extensions.unknownIds`
+   * otherwise, and nothing is created.
    */
   startConversation: Conversation;
   /** Stops Web Push notifications to one endpoint of the caller. */
@@ -205,6 +223,11 @@ export type MutationDeleteMessageArgs = {
 export type MutationEditMessageArgs = {
   id: Scalars['ID']['input'];
   text: Scalars['String']['input'];
+};
+
+
+export type MutationLeaveConversationArgs = {
+  conversationId: Scalars['ID']['input'];
 };
 
 
@@ -296,7 +319,7 @@ export type Subscription = {
   __typename?: 'Subscription';
   /**
    * Everything that happens in the caller's conversations: new, edited and deleted messages,
-   * delivery and read receipts, typing.
+   * delivery and read receipts, typing, members leaving.
    */
   chatEvents: ChatEvent;
 };
@@ -419,6 +442,7 @@ export type FederationReferenceTypes = ResolversObject<{
 /** Mapping of union types */
 export type ResolversUnionTypes<_RefType extends Record<string, unknown>> = ResolversObject<{
   ChatEvent:
+    | ( MemberLeftModel )
     | ( MessageEventModel )
     | ( MessageDeliveredModel )
     | ( MessageReadModel )
@@ -440,6 +464,7 @@ export type ResolversTypes = ResolversObject<{
   ConversationEdge: ResolverTypeWrapper<Omit<ConversationEdge, 'node'> & { node: ResolversTypes['Conversation'] }>;
   ConversationKind: ConversationKind;
   DateTime: ResolverTypeWrapper<Scalars['DateTime']['output']>;
+  MemberLeft: ResolverTypeWrapper<MemberLeftModel>;
   Message: ResolverTypeWrapper<MessageRow>;
   MessageAdded: ResolverTypeWrapper<MessageEventModel>;
   MessageConnection: ResolverTypeWrapper<MessagePage>;
@@ -467,6 +492,7 @@ export type ResolversParentTypes = ResolversObject<{
   ConversationConnection: ConversationPage;
   ConversationEdge: Omit<ConversationEdge, 'node'> & { node: ResolversParentTypes['Conversation'] };
   DateTime: Scalars['DateTime']['output'];
+  MemberLeft: MemberLeftModel;
   Message: MessageRow;
   MessageAdded: MessageEventModel;
   MessageConnection: MessagePage;
@@ -484,7 +510,7 @@ export type ResolversParentTypes = ResolversObject<{
 }>;
 
 export type ChatEventResolvers<ContextType = ChatContext, ParentType extends ResolversParentTypes['ChatEvent'] = ResolversParentTypes['ChatEvent']> = ResolversObject<{
-  __resolveType: TypeResolveFn<'MessageAdded' | 'MessageDelivered' | 'MessageRead' | 'MessageUpdated' | 'TypingStarted', ParentType, ContextType>;
+  __resolveType: TypeResolveFn<'MemberLeft' | 'MessageAdded' | 'MessageDelivered' | 'MessageRead' | 'MessageUpdated' | 'TypingStarted', ParentType, ContextType>;
 }>;
 
 export type ConversationResolvers<ContextType = ChatContext, ParentType extends ResolversParentTypes['Conversation'] = ResolversParentTypes['Conversation'], FederationReferenceType extends FederationReferenceTypes['Conversation'] = FederationReferenceTypes['Conversation']> = ResolversObject<{
@@ -513,6 +539,12 @@ export type ConversationEdgeResolvers<ContextType = ChatContext, ParentType exte
 export interface DateTimeScalarConfig extends GraphQLScalarTypeConfig<ResolversTypes['DateTime'], any> {
   name: 'DateTime';
 }
+
+export type MemberLeftResolvers<ContextType = ChatContext, ParentType extends ResolversParentTypes['MemberLeft'] = ResolversParentTypes['MemberLeft']> = ResolversObject<{
+  conversation?: Resolver<ResolversTypes['Conversation'], ParentType, ContextType>;
+  user?: Resolver<ResolversTypes['User'], ParentType, ContextType>;
+  __isTypeOf?: IsTypeOfResolverFn<ParentType, ContextType>;
+}>;
 
 export type MessageResolvers<ContextType = ChatContext, ParentType extends ResolversParentTypes['Message'] = ResolversParentTypes['Message'], FederationReferenceType extends FederationReferenceTypes['Message'] = FederationReferenceTypes['Message']> = ResolversObject<{
   __resolveReference?: ReferenceResolver<Maybe<ResolversTypes['Message']> | FederationReferenceType, FederationReferenceType, ContextType>;
@@ -564,6 +596,7 @@ export type MessageUpdatedResolvers<ContextType = ChatContext, ParentType extend
 export type MutationResolvers<ContextType = ChatContext, ParentType extends ResolversParentTypes['Mutation'] = ResolversParentTypes['Mutation']> = ResolversObject<{
   deleteMessage?: Resolver<ResolversTypes['Message'], ParentType, ContextType, RequireFields<MutationDeleteMessageArgs, 'id'>>;
   editMessage?: Resolver<ResolversTypes['Message'], ParentType, ContextType, RequireFields<MutationEditMessageArgs, 'id' | 'text'>>;
+  leaveConversation?: Resolver<ResolversTypes['Boolean'], ParentType, ContextType, RequireFields<MutationLeaveConversationArgs, 'conversationId'>>;
   markDelivered?: Resolver<Array<ResolversTypes['Message']>, ParentType, ContextType, RequireFields<MutationMarkDeliveredArgs, 'messageIds'>>;
   markRead?: Resolver<ResolversTypes['Conversation'], ParentType, ContextType, RequireFields<MutationMarkReadArgs, 'conversationId' | 'upTo'>>;
   muteConversation?: Resolver<ResolversTypes['Conversation'], ParentType, ContextType, RequireFields<MutationMuteConversationArgs, 'conversationId' | 'muted'>>;
@@ -606,6 +639,7 @@ export type Resolvers<ContextType = ChatContext> = ResolversObject<{
   ConversationConnection?: ConversationConnectionResolvers<ContextType>;
   ConversationEdge?: ConversationEdgeResolvers<ContextType>;
   DateTime?: GraphQLScalarType;
+  MemberLeft?: MemberLeftResolvers<ContextType>;
   Message?: MessageResolvers<ContextType>;
   MessageAdded?: MessageAddedResolvers<ContextType>;
   MessageConnection?: MessageConnectionResolvers<ContextType>;

@@ -2,19 +2,26 @@ import type { ChatContext } from '../context.js';
 import { messageFromJson, type ChatEventPayload } from '../events.js';
 import type {
   ChatEventResolvers,
+  MemberLeftResolvers,
   MessageDeliveredResolvers,
   MessageReadResolvers,
   SubscriptionResolvers,
   TypingStartedResolvers,
 } from '../generated/resolvers-types.js';
 import type {
+  MemberLeftModel,
   MessageDeliveredModel,
   MessageEventModel,
   MessageReadModel,
   TypingStartedModel,
 } from '../domain/event-models.js';
 
-type EventModel = MessageEventModel | MessageDeliveredModel | MessageReadModel | TypingStartedModel;
+type EventModel =
+  | MessageEventModel
+  | MessageDeliveredModel
+  | MessageReadModel
+  | TypingStartedModel
+  | MemberLeftModel;
 
 function toModel(event: ChatEventPayload): EventModel {
   switch (event.type) {
@@ -35,6 +42,7 @@ function toModel(event: ChatEventPayload): EventModel {
         upTo: messageFromJson(event.upTo),
       };
     case 'TypingStarted':
+    case 'MemberLeft':
       return { kind: event.type, conversationId: event.conversationId, user: { id: event.userId } };
   }
 }
@@ -63,6 +71,11 @@ export const MessageDelivered: MessageDeliveredResolvers = {};
 
 /** `MessageRead`: the conversation is the caller's, read as they see it. */
 export const MessageRead: MessageReadResolvers = {
+  conversation: (event, _args, ctx) => ctx.chat.conversation(event.conversationId),
+};
+
+/** `MemberLeft`: the conversation as the member who stays sees it. */
+export const MemberLeft: MemberLeftResolvers = {
   conversation: (event, _args, ctx) => ctx.chat.conversation(event.conversationId),
 };
 

@@ -1,7 +1,14 @@
 import { DateTime } from '@arcadia/subgraph-kit';
 import type { Resolvers } from '../generated/resolvers-types.js';
 import { Conversation } from './conversation.js';
-import { ChatEvent, MessageDelivered, MessageRead, Subscription, TypingStarted } from './events.js';
+import {
+  ChatEvent,
+  MemberLeft,
+  MessageDelivered,
+  MessageRead,
+  Subscription,
+  TypingStarted,
+} from './events.js';
 import { Message } from './message.js';
 import { Mutation } from './mutation.js';
 import { Query } from './query.js';
@@ -18,5 +25,6 @@ export const resolvers: Resolvers = {
   MessageDelivered,
   MessageRead,
   TypingStarted,
+  MemberLeft,
   User: { __resolveReference: (reference) => ({ id: reference.id }) },
 };

@@ -13,6 +13,8 @@ export const Mutation: MutationResolvers = {
   setTyping: (_parent, { conversationId }, ctx) => ctx.chat.setTyping(conversationId),
   muteConversation: (_parent, { conversationId, muted }, ctx) =>
     ctx.chat.muteConversation(conversationId, muted),
+  leaveConversation: (_parent, { conversationId }, ctx) =>
+    ctx.chat.leaveConversation(conversationId),
   registerPushSubscription: (_parent, { subscription }, ctx) =>
     ctx.chat.registerPushSubscription(subscription),
   unregisterPushSubscription: (_parent, { endpoint }, ctx) =>

@@ -100,6 +100,8 @@ export interface ConversationRepository {
   /** Moves a conversation's last activity forward to this message (never backwards). */
   touch(conversationId: string, at: Date, lastMessageId: string): Promise<void>;
   setMuted(conversationId: string, userId: string, muted: boolean): Promise<boolean>;
+  /** Takes a member out of a conversation; false when they were not in it. */
+  removeMember(conversationId: string, userId: string): Promise<boolean>;
 }
 
 function createRepository(em: EntityManager): ConversationRepository {
@@ -175,6 +177,13 @@ function createRepository(em: EntityManager): ConversationRepository {
       const rows = await all<RawMember>(
         'update members set muted = ? where conversation_id = ? and user_id = ? returning *',
         [muted, conversationId, userId],
+      );
+      return rows.length > 0;
+    },
+    async removeMember(conversationId, userId) {
+      const rows = await all<RawMember>(
+        'delete from members where conversation_id = ? and user_id = ? returning *',
+        [conversationId, userId],
       );
       return rows.length > 0;
     },

@@ -49,6 +49,8 @@ export interface LiveStore {
   ): Promise<string | null>;
   /** Starts empty unread sets for new members. */
   initUnread(conversationId: string, userIds: readonly string[]): Promise<void>;
+  /** Forgets a member's unread set (they left the conversation). */
+  dropUnread(conversationId: string, userId: string): Promise<void>;
   /** Adds a message (by sort key) to the members' unread sets. */
   addUnread(conversationId: string, userIds: readonly string[], sortKey: string): Promise<void>;
   /** Removes everything up to `sortKey`; the count left, or null when the set is lost. */
@@ -128,6 +130,9 @@ export function openLiveStore(options: {
       for (const userId of userIds)
         pipeline.zadd(unreadKey(conversationId, userId), 'NX', 0, SENTINEL);
       await pipeline.exec();
+    },
+    async dropUnread(conversationId, userId) {
+      await redis.del(unreadKey(conversationId, userId));
     },
     async addUnread(conversationId, userIds, sortKey) {
       if (!userIds.length) return;
