@@ -191,6 +191,32 @@ describe('federated subscriptions', () => {
     await Promise.all(clients.map(async (c) => c.dispose()));
   });
 
+  it("carry every user's own subscriptions over one socket per subgraph, each with its own caller", async () => {
+    const users = Array.from({ length: 20 }, (_, i) => `mux-${i}`);
+    const signer = createTokenSigner(keys.jwtKeys);
+    const clients = await Promise.all(
+      users.map(async (userId) => {
+        const { token } = await signer.sign({ userId, roles: ['USER'], scopes: [] }, 300);
+        return client(token);
+      }),
+    );
+    const before = chat.activeInboxes;
+    const subs = clients.map((c) => subscribe(c, 'subscription { inbox }'));
+    await eventually(() => chat.activeInboxes === before + users.length);
+    // One upstream operation per user (their data differs), one socket for all of them.
+    expect(await metric('subscription_upstreams{service="chat"}')).toBeGreaterThanOrEqual(
+      users.length,
+    );
+    expect(await metric('subscription_upstream_sockets{service="chat"}')).toBe(1);
+    await Promise.all(users.map((userId) => chat.publishInbox(userId, `for ${userId}`)));
+    await eventually(() => subs.every((s) => s.events.length === 1));
+    // Each got exactly their own mail: the subgraph saw each operation's own caller.
+    expect(subs.map((s) => s.events[0].data.inbox)).toEqual(users.map((u) => `for ${u}`));
+    subs.forEach((s) => s.unsubscribe());
+    await eventually(() => chat.activeInboxes === before);
+    await Promise.all(clients.map(async (c) => c.dispose()));
+  });
+
   it('deliver events published by a second subgraph instance', async () => {
     const second = chatSubgraph(keys, REDIS_URL, prefix);
     const secondUrl = await second.server.listen(0);

@@ -16,6 +16,8 @@ const CONNECTION_TTL_SECONDS = 300;
 const ISSUER = 'arcadia-router';
 // `rh` of a connection signature: never the digest of an HTTP request.
 const CONNECTION = 'graphql-ws';
+/** The `method` of a binding to one operation on a graphql-ws socket. */
+export const SOCKET_OPERATION = 'WS';
 
 /** The GraphQL request an HTTP signature is bound to, as sent in the body. */
 export interface SignedRequest {
@@ -26,8 +28,10 @@ export interface SignedRequest {
 
 /**
  * Where a caller header may be used: one subgraph (`audience`, its name in
- * the supergraph) and either one HTTP request (its method and GraphQL body)
- * or the opening of a graphql-ws connection.
+ * the supergraph) and either one HTTP request (its method and GraphQL body),
+ * one operation on a graphql-ws socket (method `WS`: the router multiplexes
+ * many callers' subscriptions over one socket, each `subscribe` carrying its
+ * caller in `extensions`), or the opening of a graphql-ws connection.
  */
 export type CallerBinding =
   | { readonly audience: string; readonly method?: string; readonly request: SignedRequest }
@@ -84,7 +88,8 @@ export function createCallerSigner(
   if (!secrets[0]) throw new Error('at least one internal secret is required');
   const { kid, key } = secretKey(secrets[0]);
   return async (caller, binding) => {
-    const connection = 'connection' in binding;
+    // A socket and its operations live as long as the socket's renewal period.
+    const connection = 'connection' in binding || binding.method === SOCKET_OPERATION;
     return new SignJWT({
       roles: [...caller.roles],
       scopes: [...caller.scopes],

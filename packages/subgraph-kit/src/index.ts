@@ -11,12 +11,13 @@ import { expressMiddleware } from '@as-integrations/express5';
 import { buildSubgraphSchema } from '@apollo/subgraph';
 import type { GraphQLResolverMap } from '@apollo/subgraph/dist/schema-helper/index.js';
 import express, { type Express } from 'express';
-import type { DocumentNode, GraphQLSchema } from 'graphql';
+import { GraphQLError, type DocumentNode, type GraphQLSchema } from 'graphql';
 import { CloseCode } from 'graphql-ws';
 import { useServer } from 'graphql-ws/use/ws';
 import { WebSocketServer } from 'ws';
 import {
   CALLER_HEADER,
+  SOCKET_OPERATION,
   createCallerVerifier,
   type Caller,
   type SignedRequest,
@@ -111,7 +112,10 @@ export function createSubgraphServer<TContext extends BaseContext>(
   const httpServer = createHttpServer(app);
 
   const wsServer = new WebSocketServer({ server: httpServer, path: '/graphql' });
-  const wsCleanup = useServer<Record<string, unknown>, { caller?: Caller }>(
+  const wsCleanup = useServer<
+    Record<string, unknown>,
+    { caller?: Caller; operationCallers?: Map<string, Caller> }
+  >(
     {
       schema,
       onConnect: async (ctx) => {
@@ -135,9 +139,44 @@ export function createSubgraphServer<TContext extends BaseContext>(
           return false;
         }
       },
-      context: async (ctx) =>
+      // The router multiplexes many callers' subscriptions over one socket:
+      // an operation may carry its own caller, signed for it (method WS).
+      // Without one it runs as the socket's caller.
+      onSubscribe: async (ctx, id, payload) => {
+        const header = payload.extensions?.[CALLER_HEADER];
+        if (header === undefined) return;
+        try {
+          const { signatureExpiresAt: _, ...caller } = await verifyCaller(
+            typeof header === 'string' ? header : null,
+            {
+              audience: options.name,
+              method: SOCKET_OPERATION,
+              request: {
+                query: payload.query,
+                operationName: payload.operationName,
+                variables: payload.variables,
+              },
+            },
+          );
+          (ctx.extra.operationCallers ??= new Map()).set(id, caller);
+        } catch (error) {
+          const refusal =
+            error instanceof UserError
+              ? error
+              : new UserError(ErrorCode.UNAUTHENTICATED, 'Unauthenticated.');
+          return [
+            new GraphQLError(refusal.message, {
+              extensions: { code: refusal.extensions.code, reason: refusal.extensions.reason },
+            }),
+          ];
+        }
+      },
+      onComplete: (ctx, id) => {
+        ctx.extra.operationCallers?.delete(id);
+      },
+      context: async (ctx, id) =>
         options.context({
-          caller: ctx.extra.caller!,
+          caller: ctx.extra.operationCallers?.get(id) ?? ctx.extra.caller!,
           logger: logger.child({ transport: 'ws' }),
           requestId: randomUUID(),
         }),

@@ -18,6 +18,7 @@ const server = createSubgraphServer<BaseContext>({
     }
     type Subscription {
       ticks(count: Int!): Int!
+      caller: String!
     }
   `,
   resolvers: {
@@ -31,6 +32,11 @@ const server = createSubgraphServer<BaseContext>({
       ticks: {
         subscribe: async function* (_: unknown, args: { count: number }) {
           for (let i = 1; i <= args.count; i++) yield { ticks: i };
+        },
+      },
+      caller: {
+        subscribe: async function* (_: unknown, __: unknown, ctx: BaseContext) {
+          yield { caller: ctx.caller.userId ?? 'anonymous' };
         },
       },
     },
@@ -142,6 +148,45 @@ describe('subgraph kit', () => {
       seen.push(result.data!.ticks);
     }
     expect(seen).toEqual([1, 2, 3]);
+    await client.dispose();
+  });
+
+  it('runs each operation on a shared socket as the caller signed into it, and refuses a forged one', async () => {
+    const signer = createCallerSigner(secrets);
+    const socketHeader = await signer(
+      { userId: null, roles: [], scopes: [] },
+      { audience: 'kit', connection: true },
+    );
+    const client = createClient({
+      url: url.replace('http', 'ws'),
+      webSocketImpl: WebSocket,
+      connectionParams: { [CALLER_HEADER]: socketHeader },
+    });
+    const query = 'subscription { caller }';
+    const asCaller = async (extensions: Record<string, unknown> | undefined) => {
+      const seen: unknown[] = [];
+      for await (const result of client.iterate({ query, ...(extensions ? { extensions } : {}) })) {
+        seen.push(result.data?.caller ?? result.errors?.[0]?.extensions?.reason);
+      }
+      return seen;
+    };
+    const signedFor = (userId: string, forQuery = query) =>
+      signer(
+        { userId, roles: [], scopes: [] },
+        { audience: 'kit', method: 'WS', request: { query: forQuery } },
+      );
+    const [alice, bob, bare] = await Promise.all([
+      asCaller({ [CALLER_HEADER]: await signedFor('alice') }),
+      asCaller({ [CALLER_HEADER]: await signedFor('bob') }),
+      asCaller(undefined),
+    ]);
+    expect([alice, bob, bare]).toEqual([['alice'], ['bob'], ['anonymous']]);
+    // Signed for another operation, or for HTTP: refused, and the socket stays open.
+    const forged = await asCaller({ [CALLER_HEADER]: await signedFor('mallory', '{ whoami }') })
+      .then(() => 'accepted')
+      .catch((errors: { extensions?: { reason?: string } }[]) => errors[0]?.extensions?.reason);
+    expect(forged).toBe('BAD_SIGNATURE');
+    expect(await asCaller({ [CALLER_HEADER]: await signedFor('carol') })).toEqual(['carol']);
     await client.dispose();
   });
 

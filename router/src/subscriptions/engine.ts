@@ -14,7 +14,13 @@ import {
 } from 'graphql';
 import { createClient, type Client } from 'graphql-ws';
 import WebSocket from 'ws';
-import { ANONYMOUS, CALLER_HEADER, type Caller, type CallerSigner } from '@arcadia/auth';
+import {
+  ANONYMOUS,
+  CALLER_HEADER,
+  SOCKET_OPERATION,
+  type Caller,
+  type CallerSigner,
+} from '@arcadia/auth';
 import { ErrorCode, UserError } from '@arcadia/errors';
 import type { Logger } from '@arcadia/observability';
 import { explainNulls } from '../null-propagation.js';
@@ -121,9 +127,10 @@ function upstreamError(serviceName: string): SubscriptionEvent {
  * through the gateway's own executor before it is sent.
  *
  * Sharing: identical upstream subscriptions (subgraph, operation, variables
- * and, unless the field is `@shared`, caller) are opened once; identical
- * client operations on one upstream (a "pipeline") resolve each event once.
- * The last client to leave closes the upstream.
+ * and, unless the field is `@shared`, caller) are opened once, all of them
+ * over one socket per subgraph; identical client operations on one upstream
+ * (a "pipeline") resolve each event once. The last client to leave closes
+ * the upstream.
  */
 export class SubscriptionEngine {
   private readonly connections = new Map<string, Connection>();
@@ -190,23 +197,24 @@ export class SubscriptionEngine {
   }
 
   /**
-   * A graphql-ws client to `serviceName` for one caller identity; sockets
-   * multiplex every upstream subscription of that caller. The caller is
-   * signed for the connection at every (re)connection. After
-   * `renewConnectionsAfterMs` the client is retired: later upstreams get a
-   * new one, and each upstream on it moves over by calling `renew`.
+   * The graphql-ws client to `serviceName`: one socket per subgraph carries
+   * every upstream subscription of every caller (each operation signed for
+   * its own caller), so sockets grow with subgraphs, not users. The socket
+   * itself is signed as the router's anonymous caller at every
+   * (re)connection. After `renewConnectionsAfterMs` the client is retired:
+   * later upstreams get a new one, and each upstream on it moves over by
+   * calling `renew`.
    * @internal
    */
   acquireConnection(
     serviceName: string,
-    caller: Caller,
     renew: () => void,
   ): { client: Client; release: () => void } {
-    const key = `${serviceName}\0${callerKey(caller)}`;
+    const key = serviceName;
     let entry = this.connections.get(key);
     if (!entry) {
       const created: Connection = {
-        client: this.createClient(serviceName, caller),
+        client: this.createClient(serviceName),
         refs: 0,
         renewers: new Set(),
         retire: setTimeout(() => {
@@ -215,6 +223,7 @@ export class SubscriptionEngine {
         }, this.deps.renewConnectionsAfterMs),
       };
       created.retire.unref();
+      this.deps.metrics.upstreamSockets.inc({ service: serviceName });
       entry = created;
       this.connections.set(key, entry);
     }
@@ -231,12 +240,13 @@ export class SubscriptionEngine {
         if (--held.refs > 0) return;
         if (this.connections.get(key) === held) this.connections.delete(key);
         clearTimeout(held.retire);
+        this.deps.metrics.upstreamSockets.dec({ service: serviceName });
         void held.client.dispose();
       },
     };
   }
 
-  private createClient(serviceName: string, caller: Caller): Client {
+  private createClient(serviceName: string): Client {
     const url = this.deps.subgraphUrls.get(serviceName);
     if (!url) throw new GraphQLError(`Unknown subgraph ${serviceName}.`);
     const { retry, metrics, logger } = this.deps;
@@ -255,7 +265,7 @@ export class SubscriptionEngine {
         await new Promise((r) => setTimeout(r, delay + Math.random() * retry.baseDelayMs));
       },
       connectionParams: async () => ({
-        [CALLER_HEADER]: await this.deps.signCaller(caller, {
+        [CALLER_HEADER]: await this.deps.signCaller(ANONYMOUS, {
           audience: serviceName,
           connection: true,
         }),
@@ -279,7 +289,7 @@ export class SubscriptionEngine {
   }
 }
 
-/** A graphql-ws client shared by the upstreams of one subgraph and caller. */
+/** A graphql-ws client shared by the upstreams of one subgraph. */
 interface Connection {
   readonly client: Client;
   refs: number;
@@ -330,40 +340,48 @@ class Upstream {
 
   /** Subscribes on the current connection of this upstream's subgraph and caller. */
   private open(): Leg {
-    const { serviceName } = this.spec;
-    const connection = this.engine.acquireConnection(serviceName, this.spec.caller, () =>
-      this.renew(),
-    );
+    const { serviceName, caller } = this.spec;
+    const connection = this.engine.acquireConnection(serviceName, () => this.renew());
     let open = true;
+    let unsubscribe: (() => void) | undefined;
     const leg: Leg = {
       handle: (result) => this.deliver(result),
       close: () => {
         if (!open) return;
         open = false;
-        unsubscribe();
+        unsubscribe?.();
         connection.release();
       },
     };
-    const unsubscribe = connection.client.subscribe<
-      Record<string, unknown>,
-      Record<string, unknown>
-    >(
-      {
-        query: this.spec.query,
-        variables: this.spec.variables,
-        ...(this.spec.operationName ? { operationName: this.spec.operationName } : {}),
+    const request = {
+      query: this.spec.query,
+      variables: this.spec.variables,
+      ...(this.spec.operationName ? { operationName: this.spec.operationName } : {}),
+    };
+    // The socket is shared by every caller's subscriptions to this subgraph:
+    // the operation carries its own caller, signed for it. A reconnection
+    // resends it; it stays valid until the socket is renewed.
+    this.deps.signCaller(caller, { audience: serviceName, method: SOCKET_OPERATION, request }).then(
+      (signed) => {
+        if (!open) return;
+        unsubscribe = connection.client.subscribe<Record<string, unknown>, Record<string, unknown>>(
+          { ...request, extensions: { [CALLER_HEADER]: signed } },
+          {
+            next: (result) => {
+              if (open) leg.handle(result);
+            },
+            // Closing a leg completes its sink: only a leg still open speaks for the upstream.
+            error: (error) => {
+              if (open) this.fail(error);
+            },
+            complete: () => {
+              if (open) void this.finish();
+            },
+          },
+        );
       },
-      {
-        next: (result) => {
-          if (open) leg.handle(result);
-        },
-        // Closing a leg completes its sink: only a leg still open speaks for the upstream.
-        error: (error) => {
-          if (open) this.fail(error);
-        },
-        complete: () => {
-          if (open) void this.finish();
-        },
+      (error: unknown) => {
+        if (open) this.fail(error);
       },
     );
     return leg;

@@ -5,6 +5,7 @@ export interface SubscriptionMetrics {
   readonly clientSockets: Gauge<'transport'>;
   readonly clientSubscriptions: Gauge<'transport'>;
   readonly upstreams: Gauge<'service'>;
+  readonly upstreamSockets: Gauge<'service'>;
   readonly eventsIn: Counter<'service'>;
   readonly eventsOut: Counter;
   readonly slowClientsDropped: Counter<'transport'>;
@@ -31,6 +32,12 @@ export function createSubscriptionMetrics(registry: Registry): SubscriptionMetri
     upstreams: new Gauge({
       name: 'subscription_upstreams',
       help: 'Open subscriptions from the router to subgraphs (shared by identical client operations).',
+      labelNames: ['service'],
+      registers,
+    }),
+    upstreamSockets: new Gauge({
+      name: 'subscription_upstream_sockets',
+      help: 'graphql-ws clients from the router to subgraphs (one per subgraph, two while one is renewed).',
       labelNames: ['service'],
       registers,
     }),
