@@ -24,6 +24,12 @@
  *
  * Hive signs the anonymous caller for every client: it does not verify the
  * clients' JWTs (see bench/README.md).
+ *
+ * The router benchmark (bench/router) uses this configuration too, for its
+ * HTTP queries: there `HIVE_INBOUND_DEDUP=yes` turns on Hive's in-flight
+ * deduplication of identical inbound requests, one of the two settings the
+ * public federation gateway benchmark runs Hive with (the other, `--jit`,
+ * is a command-line flag).
  */
 import { join } from 'node:path';
 import {
@@ -104,6 +110,7 @@ const signedCaller: GatewayPlugin = {
 
 export const gatewayConfig = defineConfig({
   logging: (process.env.HIVE_LOG_LEVEL as 'warn' | undefined) ?? 'warn',
+  inboundInflightRequestDeduplication: process.env.HIVE_INBOUND_DEDUP === 'yes',
   transportEntries: {
     '*.http': {
       options: { subscriptions: { kind: 'ws', location: '/graphql' } },

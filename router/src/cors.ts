@@ -1,6 +1,9 @@
 import cors from 'cors';
 import type { RequestHandler } from 'express';
 
+/** The response headers browser clients may read. */
+const EXPOSED_HEADERS = 'x-request-id';
+
 function escapeRegExp(text: string): string {
   return text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 }
@@ -31,7 +34,7 @@ export function originMatcher(pattern: string): (origin: string) => boolean {
 export function corsMiddleware(allowedOrigins: readonly string[]): RequestHandler {
   const allowAll = allowedOrigins.includes('*');
   const matchers = allowedOrigins.map(originMatcher);
-  return cors({
+  const handler = cors({
     origin: allowAll
       ? true
       : (origin, callback) => {
@@ -39,7 +42,19 @@ export function corsMiddleware(allowedOrigins: readonly string[]): RequestHandle
         },
     methods: ['GET', 'POST', 'OPTIONS'],
     // Lets browser clients quote the id when they report a problem.
-    exposedHeaders: ['x-request-id'],
+    exposedHeaders: [EXPOSED_HEADERS],
     maxAge: 600,
   });
+  return (req, res, next) => {
+    // Most requests are not CORS requests (no Origin) and no preflight; the
+    // cors package would rebuild its options for each only to add these two
+    // headers, a measurable share of a small query's cost.
+    if (req.headers.origin === undefined && req.method !== 'OPTIONS') {
+      res.vary('Origin');
+      res.setHeader('Access-Control-Expose-Headers', EXPOSED_HEADERS);
+      next();
+      return;
+    }
+    handler(req, res, next);
+  };
 }

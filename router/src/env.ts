@@ -70,6 +70,12 @@ const shape = {
   TRUSTED_PROXIES: env.list().pipe(z.array(z.union([z.ipv4(), z.ipv6(), z.cidrv4(), z.cidrv6()]))),
   /** Schema introspection for Sandbox and codegen; the schema is public API anyway. */
   INTROSPECTION: env.bool(true),
+  /**
+   * Concurrent identical queries (document, variables, caller scope) execute
+   * once, and identical in-flight subgraph fetches of queries share one
+   * request (see `dedupe.ts`). In flight only: nothing is cached.
+   */
+  DEDUPLICATE_INFLIGHT: env.bool(true),
   /** Per-fetch budget for one subgraph request, headers and body included. */
   SUBGRAPH_TIMEOUT_MS: z.coerce.number().int().min(1).default(10_000),
   /** How long `/ready` waits for each subgraph's `/health`. */

@@ -8,6 +8,10 @@ export interface RouterMetrics {
   readonly requestDuration: Histogram<'operation'>;
   readonly subgraphFetchDuration: Histogram<'service'>;
   readonly subgraphFetchErrors: Counter<'service'>;
+  /** Operations answered by an identical one already executing (DEDUPLICATE_INFLIGHT). */
+  readonly deduplicatedOperations: Counter;
+  /** Subgraph fetches that shared an identical one in flight (DEDUPLICATE_INFLIGHT). */
+  readonly deduplicatedSubgraphFetches: Counter<'service'>;
   /** The `operation` label for an operation name, bounded in cardinality. */
   operationLabel(name: string | null | undefined): string;
 }
@@ -45,6 +49,17 @@ export function createRouterMetrics(): RouterMetrics {
     subgraphFetchErrors: new Counter({
       name: 'subgraph_fetch_errors_total',
       help: 'Subgraph fetches that failed: unreachable, timed out or answered 5xx.',
+      labelNames: ['service'],
+      registers: [registry],
+    }),
+    deduplicatedOperations: new Counter({
+      name: 'router_deduplicated_operations_total',
+      help: 'Queries that shared the execution of an identical query in flight instead of executing.',
+      registers: [registry],
+    }),
+    deduplicatedSubgraphFetches: new Counter({
+      name: 'router_deduplicated_subgraph_fetches_total',
+      help: 'Subgraph fetches that shared an identical fetch in flight instead of sending their own.',
       labelNames: ['service'],
       registers: [registry],
     }),

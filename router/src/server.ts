@@ -5,6 +5,7 @@ import { ApolloServer } from '@apollo/server';
 import { ApolloServerPluginDrainHttpServer } from '@apollo/server/plugin/drainHttpServer';
 import { ApolloServerPluginLandingPageLocalDefault } from '@apollo/server/plugin/landingPage/default';
 import express, { type Express } from 'express';
+import { Agent } from 'undici';
 import {
   createCallerSigner,
   createTokenVerifier,
@@ -24,6 +25,7 @@ import {
   httpServerOptions,
 } from './connection-limits.js';
 import type { RouterConfig } from './env.js';
+import { deduplicatingGateway } from './dedupe.js';
 import { createFormatError, httpErrorHandler, notFound } from './errors.js';
 import { queryLimits } from './limits.js';
 import { createRouterMetrics } from './metrics.js';
@@ -103,8 +105,9 @@ export async function createRouter(deps: RouterDeps): Promise<Router> {
 
   // name → GraphQL URL of every subgraph the gateway talks to (for /ready).
   const subgraphs = new Map<string, string>();
-  // name → the data source the gateway fetches with; subscriptions reuse them for entity fetches.
-  const dataSources = new Map<string, CallerForwardingDataSource>();
+  // The HTTP client of every subgraph fetch: keep-alive connections pooled
+  // per subgraph origin, without a cap (as Node's fetch), closed with the router.
+  const subgraphClient = new Agent();
   const gateway = new ApolloGateway({
     supergraphSdl,
     logger: logger.child({ component: 'gateway' }),
@@ -119,9 +122,24 @@ export async function createRouter(deps: RouterDeps): Promise<Router> {
         timeoutMs: config.SUBGRAPH_TIMEOUT_MS,
         metrics,
         logger,
+        dispatcher: subgraphClient,
       });
-      const dataSource = new CallerForwardingDataSource({ name, url: target, fetcher }, signCaller);
-      dataSources.set(name, dataSource);
+      const sharedFetches = { service: name };
+      const dataSource = new CallerForwardingDataSource(
+        {
+          name,
+          url: target,
+          fetcher,
+          ...(config.DEDUPLICATE_INFLIGHT
+            ? {
+                deduplicate: {
+                  onShared: () => metrics.deduplicatedSubgraphFetches.inc(sharedFetches),
+                },
+              }
+            : {}),
+        },
+        signCaller,
+      );
       return dataSource;
     },
   });
@@ -166,7 +184,9 @@ export async function createRouter(deps: RouterDeps): Promise<Router> {
   const apq = createPersistedQueries({ config, redis, logger });
   const formatError = apq.formatError(createFormatError(logger));
   const apollo = new ApolloServer<RouterContext>({
-    gateway,
+    gateway: config.DEDUPLICATE_INFLIGHT
+      ? deduplicatingGateway(gateway, () => metrics.deduplicatedOperations.inc())
+      : gateway,
     nodeEnv: config.NODE_ENV,
     introspection: config.INTROSPECTION,
     hideSchemaDetailsFromClientErrors: !config.INTROSPECTION,
@@ -195,6 +215,7 @@ export async function createRouter(deps: RouterDeps): Promise<Router> {
   try {
     await apollo.start();
   } catch (error) {
+    await subgraphClient.close();
     await redis.close();
     await apq.close();
     throw error;
@@ -202,7 +223,7 @@ export async function createRouter(deps: RouterDeps): Promise<Router> {
   const subscriptionMetrics = createSubscriptionMetrics(metrics.registry);
   const engine = new SubscriptionEngine({
     planner,
-    dataSources,
+    subgraphTimeoutMs: config.SUBGRAPH_TIMEOUT_MS,
     subgraphUrls: subgraphs,
     signCaller,
     // A fifth of the signature's life, and at least 5 s, is left for the
@@ -321,6 +342,7 @@ export async function createRouter(deps: RouterDeps): Promise<Router> {
         await engine.close();
         await webSocket.close();
         await apollo.stop();
+        await subgraphClient.close();
         // Sockets released above have their presence writes queued; this
         // releases any left, stops the heartbeat and waits for the writes,
         // which Redis then receives before QUIT.

@@ -110,6 +110,8 @@ export function chatSubgraph(keys: KeyMaterial, redisUrl: string, prefix: string
         messageAdded(room: ID!): Message! @shared
         "The caller's private inbox; needs a signed-in caller."
         inbox: String!
+        "Messages of a room, as one of its members sees them: one upstream per caller."
+        memberView(room: ID!): Message!
       }
       type Message @key(fields: "id") {
         id: ID!
@@ -139,6 +141,11 @@ export function chatSubgraph(keys: KeyMaterial, redisUrl: string, prefix: string
         messageAdded: {
           subscribe: (_: unknown, args: { room: string }) =>
             counted(pubsub.subscribe(`room:${args.room}`), [active, room(args.room)]),
+        },
+        memberView: {
+          subscribe: (_: unknown, args: { room: string }) =>
+            counted(pubsub.subscribe(`room:${args.room}`), [room(args.room)]),
+          resolve: (event: { messageAdded: Message }) => event.messageAdded,
         },
         inbox: {
           subscribe: (_: unknown, __: unknown, ctx: BaseContext) => {
@@ -181,6 +188,8 @@ export function usersSubgraph(keys: KeyMaterial): SubgraphServer {
       type User @key(fields: "id") {
         id: ID!
         name: String!
+        "Who asked: the caller this subgraph saw."
+        viewer: String!
       }
     `,
     resolvers: {
@@ -188,6 +197,7 @@ export function usersSubgraph(keys: KeyMaterial): SubgraphServer {
       User: {
         __resolveReference: (ref: { id: string }) => ref,
         name: (user: { id: string }) => names[user.id] ?? 'Unknown',
+        viewer: (_: unknown, __: unknown, ctx: BaseContext) => ctx.caller.userId ?? 'anonymous',
       },
     },
     internalSecrets: keys.internalSecrets,

@@ -42,6 +42,8 @@ const MESSAGE_QUERY = /* GraphQL */ `
 `;
 
 let keys: KeyMaterial;
+/** POSTs the users subgraph has received. */
+let usersPosts = 0;
 let chat: ChatInstance;
 let restarted: ChatInstance | undefined;
 let supergraph: TestSupergraph;
@@ -110,8 +112,14 @@ async function send(room: string, text: string, senderId = 'u1') {
 beforeAll(async () => {
   keys = await testKeyMaterial();
   chat = chatSubgraph(keys, REDIS_URL, prefix);
+  const users = usersSubgraph(keys);
+  // Counted before the GraphQL route, which is mounted when the server starts.
+  users.app.use('/graphql', (req, _res, next) => {
+    if (req.method === 'POST') usersPosts++;
+    next();
+  });
   supergraph = await startSupergraph({
-    subgraphs: [chat.server, usersSubgraph(keys), mediaSubgraph(keys)],
+    subgraphs: [chat.server, users, mediaSubgraph(keys)],
     keys,
     routerEnv: {
       SUBSCRIPTION_RETRY_BASE_MS: '100',
@@ -214,6 +222,33 @@ describe('federated subscriptions', () => {
     expect(subs.map((s) => s.events[0].data.inbox)).toEqual(users.map((u) => `for ${u}`));
     subs.forEach((s) => s.unsubscribe());
     await eventually(() => chat.activeInboxes === before);
+    await Promise.all(clients.map(async (c) => c.dispose()));
+  });
+
+  it('resolve one event for many callers with one batched request to each other subgraph, each caller seeing its own answer', async () => {
+    const users = Array.from({ length: 20 }, (_, i) => `batch-${i}`);
+    const signer = createTokenSigner(keys.jwtKeys);
+    const clients = await Promise.all(
+      users.map(async (userId) => {
+        const { token } = await signer.sign({ userId, roles: ['USER'], scopes: [] }, 300);
+        return client(token);
+      }),
+    );
+    const query =
+      'subscription ($room: ID!) { memberView(room: $room) { text sender { name viewer } } }';
+    const subs = clients.map((c) => subscribe(c, query, { room: 'batched' }));
+    await eventually(() => chat.activeIn('batched') === users.length);
+    const postsBefore = usersPosts;
+    await send('batched', 'to all');
+    await eventually(() => subs.every((s) => s.events.length === 1));
+    // Each caller's entity fetch ran as that caller…
+    expect(subs.map((s) => s.events[0].data.memberView.sender)).toEqual(
+      users.map((userId) => ({ name: 'Alice', viewer: userId })),
+    );
+    // …and they went to the users subgraph batched: a request or two, not twenty.
+    expect(usersPosts - postsBefore).toBeGreaterThanOrEqual(1);
+    expect(usersPosts - postsBefore).toBeLessThanOrEqual(2);
+    subs.forEach((s) => s.unsubscribe());
     await Promise.all(clients.map(async (c) => c.dispose()));
   });
 

@@ -142,6 +142,26 @@ describe('signed caller header', () => {
     }
   });
 
+  it('reuses one signed caller across requests, each header still bound to its own request', async () => {
+    const sign = createCallerSigner(['s1']);
+    const verify = createCallerVerifier(['s1']);
+    const other = { audience: 'chat', request: { query: '{ other }' } };
+    const [first, second] = [await sign(user, toChat), await sign(user, other)];
+    const [jwt, mac] = first.split('~');
+    // The same caller JWT (signed once), a different binding each.
+    expect(second.split('~')[0]).toBe(jwt);
+    expect(second.split('~')[1]).not.toBe(mac);
+    await expect(verify(second, other)).resolves.toMatchObject({ userId: 'u1' });
+    // Another request's binding grafted onto the header is refused.
+    const grafted = `${jwt}~${second.split('~')[1]}`;
+    expect((await rejection(verify(grafted, toChat))).extensions).toMatchObject({
+      reason: 'BAD_SIGNATURE',
+    });
+    // A socket signature is never a reused one: each is signed afresh.
+    const socket = { audience: 'chat', connection: true as const };
+    expect((await sign(user, socket)).split('~')[0]).not.toBe(jwt);
+  });
+
   it('opens a subscription socket only with a connection signature, which lives longer', async () => {
     const verify = createCallerVerifier(['s1']);
     const socket = { audience: 'chat', connection: true as const };

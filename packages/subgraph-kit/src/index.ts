@@ -27,6 +27,10 @@ import { createMetricsServer } from '@arcadia/lifecycle';
 import { createMetricsRegistry, type Logger, type Registry } from '@arcadia/observability';
 import { withArgumentChecks } from './arguments.js';
 
+// Operations in one batch from the router: one subscription event's entity
+// fetches for as many callers as receive it.
+const MAX_BATCH = 1_000;
+
 /** The GraphQL request of a GET: `variables` arrive as JSON text. */
 function getRequest(query: Record<string, unknown>): SignedRequest {
   let variables: unknown;
@@ -239,11 +243,82 @@ export function createSubgraphServer<TContext extends BaseContext>(
   let started: Promise<void> | undefined;
   const start = () => (started ??= apollo.start().then(() => mountGraphql()));
 
+  /**
+   * A batch from the router: many operations in one POST (an array), each
+   * carrying its own caller in `extensions["x-arcadia-caller"]`, signed for
+   * that operation; each runs with a context of its own and answers in its
+   * place in the array. The router batches the entity fetches of one
+   * subscription event across the callers that receive it.
+   */
+  async function runBatch(operations: unknown[], requestIdHeader: string | undefined) {
+    const requestId = requestIdHeader ?? randomUUID();
+    // BAD_REQUEST is the protocol code GraphQL servers give malformed requests.
+    const refusal = (code: string, message: string, reason?: unknown) => ({
+      errors: [{ message, extensions: { code, ...(reason ? { reason } : {}) } }],
+    });
+    if (operations.length > MAX_BATCH) {
+      return operations.map(() =>
+        refusal('BAD_REQUEST', `A batch has at most ${MAX_BATCH} operations.`),
+      );
+    }
+    return Promise.all(
+      operations.map(async (operation) => {
+        if (typeof operation !== 'object' || operation === null) {
+          return refusal('BAD_REQUEST', 'Each operation must be an object.');
+        }
+        const request = operation as SignedRequest & { extensions?: Record<string, unknown> };
+        let caller: Caller;
+        try {
+          const header = request.extensions?.[CALLER_HEADER];
+          const { signatureExpiresAt: _, ...verified } = await verifyCaller(
+            typeof header === 'string' ? header : null,
+            { audience: options.name, method: 'POST', request },
+          );
+          caller = verified;
+        } catch (error) {
+          const e = error instanceof UserError ? error : undefined;
+          return refusal(
+            ErrorCode.UNAUTHENTICATED,
+            e?.message ?? 'Unauthenticated.',
+            e?.extensions.reason,
+          );
+        }
+        if (typeof request.query !== 'string') {
+          return refusal('BAD_REQUEST', 'Each operation needs a query.');
+        }
+        const contextValue = await options.context({
+          caller,
+          logger: logger.child({ requestId }),
+          requestId,
+        });
+        const response = await apollo.executeOperation(
+          {
+            query: request.query,
+            ...(typeof request.operationName === 'string'
+              ? { operationName: request.operationName }
+              : {}),
+            ...(request.variables && typeof request.variables === 'object'
+              ? { variables: request.variables as Record<string, unknown> }
+              : {}),
+          },
+          { contextValue },
+        );
+        return response.body.kind === 'single'
+          ? response.body.singleResult
+          : refusal('BAD_REQUEST', 'Incremental delivery is not batched.');
+      }),
+    );
+  }
+
   function mountGraphql() {
     app.use(
       '/graphql',
       express.json({ limit: options.bodyLimit ?? '1mb' }),
       async (req, res, next) => {
+        if (req.method === 'POST' && Array.isArray(req.body)) {
+          res.json(await runBatch(req.body as unknown[], req.header('x-request-id')));
+          return;
+        }
         try {
           // GET carries the request in the query string, its variables as JSON text.
           const request =

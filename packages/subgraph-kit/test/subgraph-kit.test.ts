@@ -124,6 +124,39 @@ describe('subgraph kit', () => {
     expect(misdirected.body.errors?.[0].extensions.reason).toBe('BAD_SIGNATURE');
   });
 
+  it('answers a batch from the router, each operation as the caller signed into it', async () => {
+    const signer = createCallerSigner(secrets);
+    const operation = async (userId: string, signedQuery = '{ whoami }') => ({
+      query: '{ whoami }',
+      extensions: {
+        [CALLER_HEADER]: await signer(
+          { userId, roles: [], scopes: [] },
+          { audience: 'kit', method: 'POST', request: { query: signedQuery } },
+        ),
+      },
+    });
+    const batch = [
+      await operation('alice'),
+      await operation('mallory', '{ boom }'),
+      { query: '{ whoami }' },
+      await operation('bob'),
+    ];
+    const res = await fetch(url, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify(batch),
+    });
+    expect(res.status).toBe(200);
+    const answers = (await res.json()) as { data?: unknown; errors?: any[] }[];
+    expect(answers.map((a) => a.data ?? a.errors?.[0].extensions.reason)).toEqual([
+      { whoami: 'alice' },
+      // Signed for another operation, or not signed: refused in its place only.
+      'BAD_SIGNATURE',
+      'UNSIGNED',
+      { whoami: 'bob' },
+    ]);
+  });
+
   it('masks unexpected errors', async () => {
     const header = await sign({ userId: null, roles: [], scopes: [] }, '{ boom }');
     const { body } = await post('{ boom }', { [CALLER_HEADER]: header });

@@ -26,6 +26,7 @@ import type { Logger } from '@arcadia/observability';
 import { explainNulls } from '../null-propagation.js';
 import type { ContextBuilder, RouterContext } from '../request-context.js';
 import { newRequestRecord } from '../request-context.js';
+import { BatchingDataSource } from './batching.js';
 import { Channel } from './channel.js';
 import type { SubscriptionMetrics } from './metrics.js';
 import type { SubscriptionPlan, SubscriptionPlanner } from './planner.js';
@@ -48,8 +49,8 @@ export interface RetryPolicy {
 /** What the engine needs from the router. */
 export interface SubscriptionEngineDeps {
   planner: SubscriptionPlanner;
-  /** The gateway's data sources by subgraph name, used for the per-event entity fetches. */
-  dataSources: ReadonlyMap<string, GraphQLDataSource<RouterContext>>;
+  /** Per-fetch budget of one batch of a subgraph's per-event entity fetches. */
+  subgraphTimeoutMs: number;
   /** GraphQL URL of each subgraph; its graphql-ws endpoint is the same path. */
   subgraphUrls: ReadonlyMap<string, string>;
   signCaller: CallerSigner;
@@ -137,7 +138,22 @@ export class SubscriptionEngine {
   private readonly upstreams = new Map<string, Upstream>();
   private closed = false;
 
-  constructor(private readonly deps: SubscriptionEngineDeps) {}
+  // The per-event entity fetches of every pipeline, batched per subgraph.
+  private readonly eventDataSources: Map<string, GraphQLDataSource<RouterContext>>;
+
+  constructor(private readonly deps: SubscriptionEngineDeps) {
+    this.eventDataSources = new Map(
+      [...deps.subgraphUrls].map(([serviceName, url]) => [
+        serviceName,
+        new BatchingDataSource({
+          serviceName,
+          url,
+          timeoutMs: deps.subgraphTimeoutMs,
+          logger: deps.logger,
+        }),
+      ]),
+    );
+  }
 
   /** The planner the engine plans with (its API schema validates client operations). */
   get planner(): SubscriptionPlanner {
@@ -160,14 +176,18 @@ export class SubscriptionEngine {
     );
     let upstream = this.upstreams.get(upstreamKey);
     if (!upstream) {
-      upstream = new Upstream(this, this.deps, {
-        key: upstreamKey,
-        serviceName: plan.primary.serviceName,
-        query: plan.primary.operation,
-        operationName: plan.primary.operationName ?? undefined,
-        variables: primaryVariables,
-        caller,
-      });
+      upstream = new Upstream(
+        this,
+        { ...this.deps, eventDataSources: this.eventDataSources },
+        {
+          key: upstreamKey,
+          serviceName: plan.primary.serviceName,
+          query: plan.primary.operation,
+          operationName: plan.primary.operationName ?? undefined,
+          variables: primaryVariables,
+          caller,
+        },
+      );
       this.upstreams.set(upstreamKey, upstream);
       upstream.start();
     }
@@ -310,6 +330,11 @@ interface Leg {
 const RENEWAL_OVERLAP_MS = 2_000;
 
 /** One subscription to a subgraph, fanned out to the pipelines that need its events. */
+/** What an upstream and its pipelines need: the engine's deps and its batching data sources. */
+type PipelineDeps = SubscriptionEngineDeps & {
+  readonly eventDataSources: ReadonlyMap<string, GraphQLDataSource<RouterContext>>;
+};
+
 class Upstream {
   readonly key: string;
   private readonly pipelines = new Map<string, Pipeline>();
@@ -320,7 +345,7 @@ class Upstream {
 
   constructor(
     private readonly engine: SubscriptionEngine,
-    private readonly deps: SubscriptionEngineDeps,
+    private readonly deps: PipelineDeps,
     private readonly spec: {
       key: string;
       serviceName: string;
@@ -494,7 +519,7 @@ class Pipeline {
   private readonly source: string;
 
   constructor(
-    private readonly deps: SubscriptionEngineDeps,
+    private readonly deps: PipelineDeps,
     private readonly args: SubscribeArgs,
     private readonly onEmpty: () => void,
   ) {
@@ -567,14 +592,14 @@ class Pipeline {
       node: plan.rest ? { kind: 'Sequence', nodes: [plan.primary, plan.rest] } : plan.primary,
     };
     const serviceMap: Record<string, GraphQLDataSource<RouterContext>> = Object.fromEntries(
-      this.deps.dataSources,
+      this.deps.eventDataSources,
     );
     // The primary fetch is answered by the event itself; any other fetch to
     // the same subgraph (an entity fetch in `rest`) goes to the real one.
     serviceMap[plan.primary.serviceName] = new EventDataSource(
       event,
       plan.primary.operation,
-      this.deps.dataSources.get(plan.primary.serviceName),
+      this.deps.eventDataSources.get(plan.primary.serviceName),
     );
     try {
       const result = await executeQueryPlan(
