@@ -75,6 +75,18 @@ export class Options {
     return n;
   }
 
+  /** A comma-separated list, each item one of `allowed`. */
+  list<T extends string>(name: string, allowed: readonly T[]): T[] {
+    const values = this.string(name)
+      .split(',')
+      .map((s) => s.trim())
+      .filter(Boolean);
+    for (const v of values) {
+      if (!(allowed as readonly string[]).includes(v)) throw new Error(`unknown --${name} "${v}"`);
+    }
+    return values as T[];
+  }
+
   flag(name: string): boolean {
     return this.values.get(name) === true || this.values.get(name) === 'true';
   }

@@ -246,6 +246,17 @@ export function readSystemCpu(
   }
 }
 
+/** A sampler of {@link readSystemCpu}'s `field` for `line` (`cpu`, `cpu0`…), with no memory. */
+export function systemCpuSampler(
+  line = 'cpu',
+  field: 'cpuSec' | 'stealSec' | 'softirqSec' = 'cpuSec',
+): ProcSampler {
+  return new ProcSampler(() => {
+    const c = readSystemCpu(line);
+    return c && { cpuSec: c[field], rssKiB: 0 };
+  });
+}
+
 /**
  * Samples CPU time and memory every `intervalMs` — of a pid, or of whatever
  * `read` returns; windows are delimited by named marks.

@@ -10,13 +10,8 @@
  *
  *   npm run bench -- router [--duration 10] [--queries large,mid,small] [--gateways …]
  */
-import { execFileSync } from 'node:child_process';
-import { rmSync } from 'node:fs';
-import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { createRequire } from 'node:module';
-import { createServer } from 'node:net';
-import { arch, cpus, release, tmpdir, totalmem } from 'node:os';
-import { dirname, join, relative, resolve } from 'node:path';
+import { rm, writeFile } from 'node:fs/promises';
+import { dirname, join, relative } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 import { isDeepStrictEqual } from 'node:util';
@@ -30,15 +25,10 @@ import {
 } from '@arcadia/auth';
 import { composeSupergraph } from '@arcadia/schema';
 import { Options } from '../lib/args.js';
-import {
-  canPin,
-  pinSelf,
-  ProcSampler,
-  readSystemCpu,
-  spawnChild,
-  waitFor,
-  type Child,
-} from '../lib/proc.js';
+import { arcadiaRouterCommand, hiveGatewayArgs } from '../lib/gateways.js';
+import { ask, nextMessage } from '../lib/ipc.js';
+import { ProcSampler, spawnChild, systemCpuSampler, waitFor, type Child } from '../lib/proc.js';
+import { BenchRun, freePort, log, repoRoot } from '../lib/run.js';
 import { markdownTable, round } from '../lib/stats.js';
 import { expectedResponse } from './data.js';
 import {
@@ -55,8 +45,6 @@ export const description =
   'federated queries over HTTP: Arcadia router vs stock @apollo/gateway vs Hive Gateway (req/s, latency, CPU/request, RSS)';
 
 const here = dirname(fileURLToPath(import.meta.url));
-const repoRoot = resolve(here, '../..');
-const require = createRequire(import.meta.url);
 
 /**
  * The gateways, and `subgraph`: the small query sent straight to the
@@ -116,70 +104,6 @@ const spec = {
   },
 };
 
-const log = (message: string) =>
-  process.stderr.write(`[bench ${new Date().toISOString().slice(11, 19)}] ${message}\n`);
-
-async function freePort(): Promise<number> {
-  return new Promise((resolvePort, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as { port: number };
-      server.close(() => resolvePort(port));
-    });
-  });
-}
-
-function version(pkg: string): string {
-  try {
-    let dir = dirname(require.resolve(pkg));
-    for (let i = 0; i < 6; i++, dir = dirname(dir)) {
-      try {
-        const json = require(join(dir, 'package.json')) as { name?: string; version: string };
-        if (json.name === pkg) return json.version;
-      } catch {
-        // keep walking
-      }
-    }
-  } catch {
-    // not installed
-  }
-  return 'unknown';
-}
-
-function gitDescribe(): string {
-  try {
-    const git = (...args: string[]) =>
-      execFileSync('git', args, { cwd: repoRoot }).toString().trim();
-    const head = git('rev-parse', '--short', 'HEAD');
-    const dirty = git('status', '--porcelain', '--', 'router', 'packages');
-    return dirty ? `${head} + uncommitted changes in router/ or packages/` : head;
-  } catch {
-    return 'unknown';
-  }
-}
-
-/** Resolves with the next IPC message of `type` from `child`. */
-function nextMessage<T>(child: Child, type: string, timeoutMs: number): Promise<T> {
-  return new Promise((resolveMessage, reject) => {
-    const timer = setTimeout(() => {
-      child.process.off('message', onMessage);
-      reject(new Error(`${child.name} sent no ${type} within ${timeoutMs} ms:\n${child.tail()}`));
-    }, timeoutMs);
-    const onMessage = (message: { type?: string }) => {
-      if (message?.type !== type) return;
-      clearTimeout(timer);
-      child.process.off('message', onMessage);
-      resolveMessage(message as T);
-    };
-    child.process.on('message', onMessage);
-    void child.exited.then((code) => {
-      clearTimeout(timer);
-      reject(new Error(`${child.name} exited (${code}) before sending ${type}:\n${child.tail()}`));
-    });
-  });
-}
-
 interface SubgraphStats {
   requests: Record<SubgraphName, number>;
   cacheHits: number;
@@ -187,9 +111,12 @@ interface SubgraphStats {
 
 /** The subgraphs' request counters; with `cache`, first turns their response cache on or off. */
 async function subgraphStats(subgraphs: Child, cache?: boolean): Promise<SubgraphStats> {
-  const reply = nextMessage<SubgraphStats>(subgraphs, 'stats', 10_000);
-  subgraphs.process.send(cache === undefined ? { type: 'stats' } : { type: 'cache', cache });
-  return reply;
+  return ask<SubgraphStats>(
+    subgraphs,
+    cache === undefined ? { type: 'stats' } : { type: 'cache', cache },
+    'stats',
+    10_000,
+  );
 }
 
 const totalRequests = (s: SubgraphStats) => SUBGRAPHS.reduce((n, name) => n + s.requests[name], 0);
@@ -258,7 +185,7 @@ interface RunContext {
   supergraphPath: string;
   redisUrl: string;
   runId: string;
-  cpus: { gateway?: string; rest?: string };
+  cpus: BenchRun['cpus'];
   subgraphUrls: Record<SubgraphName, string>;
   signCaller: CallerSigner;
   /** Queries for which the subgraphs answer repeated fetches from their cache. */
@@ -289,20 +216,9 @@ function gatewayCommand(
     case 'arcadia':
       // As users run it: `router/src/main.ts` with its defaults (limits, auth,
       // APQ, metrics, one log line per request at `info`).
-      return {
-        args: ['--import', 'tsx', 'router/src/main.ts'],
-        env: {
-          ...common,
-          PORT: String(port),
-          HOST: '127.0.0.1',
-          SUPERGRAPH_PATH: ctx.supergraphPath,
-          REDIS_URL: ctx.redisUrl,
-          APQ_REDIS_URL: process.env.APQ_REDIS_URL ?? ctx.redisUrl,
-          REDIS_KEY_PREFIX: `bench:${ctx.runId}:router:`,
-          // A router from `npm run up` may hold the default metrics port.
-          METRICS_PORT: '0',
-        },
-      };
+      return arcadiaRouterCommand(ctx, port, {
+        APQ_REDIS_URL: process.env.APQ_REDIS_URL ?? ctx.redisUrl,
+      });
     case 'apollo':
       return {
         args: ['--import', 'tsx', relative(repoRoot, join(here, 'apollo-gateway.ts'))],
@@ -310,26 +226,9 @@ function gatewayCommand(
       };
     case 'hive':
     case 'hive-bench': {
-      const bin = join(
-        dirname(require.resolve('@graphql-hive/gateway/package.json')),
-        'dist/bin.js',
-      );
       return {
         args: [
-          '--import',
-          'tsx',
-          bin,
-          'supergraph',
-          ctx.supergraphPath,
-          '--config-path',
-          // Signs Arcadia's caller header per fetch (shared with the subscriptions bench).
-          relative(repoRoot, join(here, '..', 'subscriptions', 'hive.config.ts')),
-          '--host',
-          '127.0.0.1',
-          '--port',
-          String(port),
-          '--fork',
-          '1',
+          ...hiveGatewayArgs(ctx.supergraphPath, port),
           ...(target === 'hive-bench' ? ['--jit'] : []),
         ],
         env: {
@@ -597,11 +496,7 @@ async function settle(child: Child | undefined, maxMs = 60_000): Promise<void> {
 }
 
 /** Busy time (user, system, irq) of the gateway's core. */
-const coreSampler = (ctx: RunContext) =>
-  new ProcSampler(() => {
-    const c = readSystemCpu(`cpu${ctx.cpus.gateway ?? '0'}`);
-    return c && { cpuSec: c.cpuSec, rssKiB: 0 };
-  });
+const coreSampler = (ctx: RunContext) => systemCpuSampler(`cpu${ctx.cpus.gateway ?? '0'}`);
 
 function quantile(sorted: readonly number[], q: number): number {
   if (!sorted.length) return NaN;
@@ -901,22 +796,11 @@ export async function main(argv: string[]): Promise<void> {
     console.log(`npm run bench -- router [options]\n\n${description}\n\n${opts.usage()}`);
     return;
   }
-  const list = <T extends string>(name: string, allowed: readonly T[]): T[] => {
-    const values = opts
-      .string(name)
-      .split(',')
-      .map((s) => s.trim())
-      .filter(Boolean);
-    for (const v of values) {
-      if (!(allowed as readonly string[]).includes(v)) throw new Error(`unknown --${name} "${v}"`);
-    }
-    return values as T[];
-  };
-  const targets = list('gateways', TARGETS);
-  const queries = list('queries', QUERY_NAMES);
-  const modes = list('modes', MODES);
+  const targets = opts.list('gateways', TARGETS);
+  const queries = opts.list('queries', QUERY_NAMES);
+  const modes = opts.list('modes', MODES);
   const subgraphCache =
-    opts.string('subgraph-cache') === 'none' ? [] : list('subgraph-cache', QUERY_NAMES);
+    opts.string('subgraph-cache') === 'none' ? [] : opts.list('subgraph-cache', QUERY_NAMES);
   const reps = opts.number('reps', { min: 1, max: 20 });
   opts.number('duration', { min: 1, max: 600 });
   opts.number('warmup', { min: 0, max: 600 });
@@ -927,26 +811,11 @@ export async function main(argv: string[]): Promise<void> {
   }
   const redisUrl = opts.string('redis-url');
 
-  const startedAt = new Date();
-  const stamp = startedAt.toISOString().replace(/[:.]/g, '-').replace('Z', '');
-  const runId = `router-${stamp}`;
-  const resultsDir = join(here, '..', 'results');
-  const logDir = join(resultsDir, 'logs', runId);
-  await mkdir(logDir, { recursive: true });
-  const homeDir = await mkdtemp(join(tmpdir(), 'arcadia-bench-'));
-  process.on('exit', () => rmSync(homeDir, { recursive: true, force: true }));
-
-  const pinMode = opts.string('pin');
-  if (pinMode !== 'none' && pinMode !== 'gateway') throw new Error('--pin must be gateway or none');
-  const cpusCount = cpus().length;
-  const cpusPlan: RunContext['cpus'] = {};
-  let placement = `no pinning: gateway, subgraphs, load and harness share ${cpusCount} CPUs`;
-  if (pinMode === 'gateway' && cpusCount >= 2 && canPin()) {
-    cpusPlan.gateway = '0';
-    cpusPlan.rest = cpusCount === 2 ? '1' : `1-${cpusCount - 1}`;
-    pinSelf(cpusPlan.rest);
-    placement = `gateway pinned to CPU 0; subgraphs, load (autocannon, in the harness) and harness pinned to CPU ${cpusPlan.rest}`;
-  }
+  const run = await BenchRun.start('router', { pin: opts.string('pin') });
+  const { logDir, homeDir, runId, cpus: cpusPlan } = run;
+  const placement = cpusPlan.rest
+    ? `gateway pinned to CPU 0; subgraphs, load (autocannon, in the harness) and harness pinned to CPU ${cpusPlan.rest}`
+    : `no pinning: gateway, subgraphs, load and harness share ${run.cpuCount} CPUs`;
 
   const results: LoadResult[] = [];
   let subgraphs: Child | undefined;
@@ -1047,29 +916,21 @@ export async function main(argv: string[]): Promise<void> {
   }
 
   const summaries = summarise(results);
-  const cpuModel = cpus()[0]?.model ?? 'unknown';
+  const { machine, versions } = run.environment([
+    '@apollo/gateway',
+    '@apollo/server',
+    '@graphql-hive/gateway',
+    'autocannon',
+    'graphql',
+  ]);
   const report = {
     benchmark: 'router',
-    startedAt: startedAt.toISOString(),
+    startedAt: run.startedAt.toISOString(),
     finishedAt: new Date().toISOString(),
     options: opts.effective(),
-    machine: {
-      cpus: cpusCount,
-      cpuModel,
-      memGiB: round(totalmem() / 2 ** 30, 1),
-      arch: arch(),
-      kernel: release(),
-      node: process.version,
-    },
+    machine,
     placement,
-    versions: {
-      arcadiaRouter: gitDescribe(),
-      '@apollo/gateway': version('@apollo/gateway'),
-      '@apollo/server': version('@apollo/server'),
-      '@graphql-hive/gateway': version('@graphql-hive/gateway'),
-      autocannon: version('autocannon'),
-      graphql: version('graphql'),
-    },
+    versions,
     targets: Object.fromEntries(targets.map((t) => [t, TARGET_LABELS[t]])),
     queries: Object.fromEntries(
       queries.map((q) => [q, { description: QUERIES[q].description, query: QUERIES[q].query }]),
@@ -1077,12 +938,11 @@ export async function main(argv: string[]): Promise<void> {
     summaries,
     results,
   };
-  const file = join(resultsDir, `router-${stamp}.json`);
-  await writeFile(file, `${JSON.stringify(report, null, 2)}\n`);
+  await run.save(report);
 
   console.log(
     `\n## Router: ${opts.string('connections')} connections, ${opts.string('duration')} s per rep, ${reps} reps\n\n` +
-      `${cpusCount} × ${cpuModel}, Node ${process.version}; ${placement}.\n` +
+      `${machine.cpus} × ${machine.cpuModel}, Node ${process.version}; ${placement}.\n` +
       `Arcadia router ${report.versions.arcadiaRouter}; @apollo/gateway ${report.versions['@apollo/gateway']}; ` +
       `Hive Gateway ${report.versions['@graphql-hive/gateway']}; autocannon ${report.versions.autocannon}.\n\n` +
       `${table(summaries)}\n\n${ratios(summaries).join('\n')}\n`,
@@ -1091,9 +951,7 @@ export async function main(argv: string[]): Promise<void> {
     console.log(`FAILED ${r.target} ${r.query} ${r.mode} rep ${r.rep}: ${r.error}`);
     if (r.badSample) console.log(`  sample: ${r.badSample}`);
   }
-  console.log(
-    `results: ${relative(process.cwd(), file)}\nlogs:    ${relative(process.cwd(), logDir)}`,
-  );
+  run.printFiles();
   if (results.some((r) => !r.ok)) process.exitCode = 1;
 }
 

@@ -9,30 +9,27 @@
  *
  *   npm run bench -- subscriptions [--clients 10000] [--rate 10] [--duration 20] …
  */
-import { execFileSync } from 'node:child_process';
-import { rmSync } from 'node:fs';
-import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { createRequire } from 'node:module';
-import { createServer } from 'node:net';
-import { arch, cpus, loadavg, release, tmpdir, totalmem } from 'node:os';
-import { dirname, join, relative, resolve } from 'node:path';
+import { rm, writeFile } from 'node:fs/promises';
+import { cpus, loadavg } from 'node:os';
+import { dirname, join, relative } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 import { createTokenSigner, loadKeyMaterial } from '@arcadia/auth';
 import { createPubSub, type TypedPubSub } from '@arcadia/pubsub';
 import { composeSupergraph } from '@arcadia/schema';
 import { Options } from '../lib/args.js';
+import { arcadiaRouterCommand, hiveGatewayArgs } from '../lib/gateways.js';
+import { ask, nextMessage } from '../lib/ipc.js';
 import {
-  canPin,
-  httpOk,
   findPids,
-  pinSelf,
+  httpOk,
   ProcSampler,
-  readSystemCpu,
   spawnChild,
+  systemCpuSampler,
   waitFor,
   type Child,
 } from '../lib/proc.js';
+import { BenchRun, freePort, log, repoRoot } from '../lib/run.js';
 import { markdownTable, mergeHistograms, percentile, round } from '../lib/stats.js';
 import {
   HIST_RES_MS,
@@ -46,8 +43,6 @@ export const description =
   'graphql-ws subscriptions fan-out: Arcadia router vs Hive Gateway (clients, events/s, loss, latency, RSS, CPU)';
 
 const here = dirname(fileURLToPath(import.meta.url));
-const repoRoot = resolve(here, '../..');
-const require = createRequire(import.meta.url);
 
 const GATEWAYS = ['hive', 'arcadia'] as const;
 type GatewayName = (typeof GATEWAYS)[number];
@@ -113,91 +108,6 @@ const spec = {
 };
 
 const now = () => performance.timeOrigin + performance.now();
-const log = (message: string) =>
-  process.stderr.write(`[bench ${new Date().toISOString().slice(11, 19)}] ${message}\n`);
-
-async function freePort(): Promise<number> {
-  return new Promise((resolvePort, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as { port: number };
-      server.close(() => resolvePort(port));
-    });
-  });
-}
-
-function version(pkg: string): string {
-  try {
-    return (require(`${pkg}/package.json`) as { version: string }).version;
-  } catch {
-    try {
-      // Packages whose exports hide package.json: walk up from the entry point.
-      let dir = dirname(require.resolve(pkg));
-      for (let i = 0; i < 5; i++, dir = dirname(dir)) {
-        try {
-          const json = require(join(dir, 'package.json')) as { name?: string; version: string };
-          if (json.name === pkg) return json.version;
-        } catch {
-          // keep walking
-        }
-      }
-    } catch {
-      // not installed
-    }
-    return 'unknown';
-  }
-}
-
-function gitDescribe(): string {
-  try {
-    const head = execFileSync('git', ['rev-parse', '--short', 'HEAD'], { cwd: repoRoot })
-      .toString()
-      .trim();
-    const dirty = execFileSync('git', ['status', '--porcelain', '--', 'router', 'packages'], {
-      cwd: repoRoot,
-    })
-      .toString()
-      .trim();
-    return dirty ? `${head} + uncommitted changes in router/ or packages/` : head;
-  } catch {
-    return 'unknown';
-  }
-}
-
-/** Resolves with the next IPC message of `type` from `child`. */
-function nextMessage<T>(child: Child, type: string, timeoutMs: number): Promise<T> {
-  return new Promise((resolveMessage, reject) => {
-    const timer = setTimeout(() => {
-      child.process.off('message', onMessage);
-      reject(new Error(`${child.name} sent no ${type} within ${timeoutMs} ms:\n${child.tail()}`));
-    }, timeoutMs);
-    const onMessage = (message: { type?: string }) => {
-      if (message?.type !== type) return;
-      clearTimeout(timer);
-      child.process.off('message', onMessage);
-      resolveMessage(message as T);
-    };
-    child.process.on('message', onMessage);
-    void child.exited.then((code) => {
-      clearTimeout(timer);
-      child.process.off('message', onMessage);
-      reject(new Error(`${child.name} exited (${code}) before sending ${type}:\n${child.tail()}`));
-    });
-  });
-}
-
-/** Sends a message to an IPC child and resolves with its next message of `type`. */
-async function ask<T>(child: Child, message: object, type: string, timeoutMs = 30_000): Promise<T> {
-  const reply = nextMessage<T>(child, type, timeoutMs);
-  try {
-    child.process.send(message);
-  } catch (error) {
-    reply.catch(() => undefined);
-    throw new Error(`${child.name}: ${error instanceof Error ? error.message : String(error)}`);
-  }
-  return reply;
-}
 
 interface GatewayResult {
   gateway: GatewayName;
@@ -283,7 +193,7 @@ interface RunContext {
   tokens: string[];
   redisUrl: string;
   runId: string;
-  cpus: { gateway?: string; rest?: string };
+  cpus: BenchRun['cpus'];
   shared: boolean;
 }
 
@@ -292,45 +202,26 @@ function gatewayCommand(
   ctx: RunContext,
   port: number,
 ): { command: string; args: string[]; env: Record<string, string>; healthUrl: string } {
-  const common = { ARCADIA_HOME: ctx.homeDir, REDIS_URL: ctx.redisUrl, NODE_ENV: 'production' };
   if (name === 'arcadia') {
     return {
       command: process.execPath,
-      args: ['--import', 'tsx', 'router/src/main.ts'],
-      env: {
-        ...common,
-        PORT: String(port),
-        HOST: '127.0.0.1',
-        SUPERGRAPH_PATH: ctx.supergraphPath,
+      ...arcadiaRouterCommand(ctx, port, {
         LOG_LEVEL: 'warn',
-        REDIS_KEY_PREFIX: `bench:${ctx.runId}:router:`,
-        // The benchmark's clients all come from 127.0.0.1; a router from
-        // `npm run up` may hold the default metrics port.
+        // The benchmark's clients all come from 127.0.0.1.
         MAX_CONNECTIONS_PER_CLIENT: '0',
-        METRICS_PORT: '0',
-      },
+      }),
       healthUrl: `http://127.0.0.1:${port}/health`,
     };
   }
-  const bin = join(dirname(require.resolve('@graphql-hive/gateway/package.json')), 'dist/bin.js');
   return {
     command: process.execPath,
-    args: [
-      '--import',
-      'tsx',
-      bin,
-      'supergraph',
-      ctx.supergraphPath,
-      '--config-path',
-      relative(repoRoot, join(here, 'hive.config.ts')),
-      '--host',
-      '127.0.0.1',
-      '--port',
-      String(port),
-      '--fork',
-      '1',
-    ],
-    env: { ...common, HIVE_LOG_LEVEL: 'warn' },
+    args: hiveGatewayArgs(ctx.supergraphPath, port),
+    env: {
+      ARCADIA_HOME: ctx.homeDir,
+      REDIS_URL: ctx.redisUrl,
+      NODE_ENV: 'production',
+      HIVE_LOG_LEVEL: 'warn',
+    },
     healthUrl: `http://127.0.0.1:${port}/healthcheck`,
   };
 }
@@ -352,15 +243,10 @@ async function runGateway(
   const children: Child[] = [];
   const samplers: ProcSampler[] = [];
   const selfSampler = new ProcSampler(process.pid);
-  const system = (line: string, field: 'cpuSec' | 'stealSec' | 'softirqSec' = 'cpuSec') =>
-    new ProcSampler(() => {
-      const c = readSystemCpu(line);
-      return c && { cpuSec: c[field], rssKiB: 0 };
-    });
-  const machineSampler = system('cpu');
-  const gatewayCoreSampler = system(`cpu${ctx.cpus.gateway ?? '0'}`);
-  const stealSampler = system('cpu', 'stealSec');
-  const softirqSampler = system('cpu', 'softirqSec');
+  const machineSampler = systemCpuSampler('cpu');
+  const gatewayCoreSampler = systemCpuSampler(`cpu${ctx.cpus.gateway ?? '0'}`);
+  const stealSampler = systemCpuSampler('cpu', 'stealSec');
+  const softirqSampler = systemCpuSampler('cpu', 'softirqSec');
   const redisSamplers = findPids('redis-server').map((pid) => new ProcSampler(pid));
   samplers.push(
     selfSampler,
@@ -882,14 +768,7 @@ export async function main(argv: string[]): Promise<void> {
     console.log(`npm run bench -- subscriptions [options]\n\n${description}\n\n${opts.usage()}`);
     return;
   }
-  const gateways = opts
-    .string('gateways')
-    .split(',')
-    .map((s) => s.trim())
-    .filter(Boolean);
-  for (const g of gateways) {
-    if (!(GATEWAYS as readonly string[]).includes(g)) throw new Error(`unknown gateway "${g}"`);
-  }
+  const gateways = opts.list('gateways', GATEWAYS);
   const clients = opts.number('clients', { min: 1, max: 50_000 });
   opts.number('rate', { min: 0.1, max: 1000 });
   opts.number('duration', { min: 1, max: 600 });
@@ -899,31 +778,12 @@ export async function main(argv: string[]): Promise<void> {
     throw new Error('--shared must be yes or no');
   const shared = sharedOption === 'yes';
 
-  const startedAt = new Date();
-  const stamp = startedAt.toISOString().replace(/[:.]/g, '-').replace('Z', '');
-  const runId = `subs-${stamp}`;
-  const resultsDir = join(here, '..', 'results');
-  const logDir = join(resultsDir, 'logs', runId);
-  await mkdir(logDir, { recursive: true });
-  const homeDir = await mkdtemp(join(tmpdir(), 'arcadia-bench-'));
-  // Also on Ctrl-C, which exits without running the `finally` below.
-  process.on('exit', () => rmSync(homeDir, { recursive: true, force: true }));
-
-  // CPU placement.
-  const pinMode = opts.string('pin');
-  const cpusCount = cpus().length;
-  const cpusPlan: RunContext['cpus'] = {};
-  let placement = `no pinning: gateway, subgraphs, client load, harness and Redis share ${cpusCount} CPUs`;
-  if (pinMode === 'gateway' && cpusCount >= 2 && canPin()) {
-    cpusPlan.gateway = '0';
-    cpusPlan.rest = cpusCount === 2 ? '1' : `1-${cpusCount - 1}`;
-    pinSelf(cpusPlan.rest);
-    placement =
-      `gateway pinned to CPU 0; subgraphs, client load and harness pinned to CPU ${cpusPlan.rest}; ` +
-      'Redis (not started by the bench) and the kernel unpinned';
-  } else if (pinMode !== 'none' && pinMode !== 'gateway') {
-    throw new Error('--pin must be gateway or none');
-  }
+  const run = await BenchRun.start('subscriptions', { idPrefix: 'subs', pin: opts.string('pin') });
+  const { logDir, homeDir, runId, cpus: cpusPlan } = run;
+  const placement = cpusPlan.rest
+    ? `gateway pinned to CPU 0; subgraphs, client load and harness pinned to CPU ${cpusPlan.rest}; ` +
+      'Redis (not started by the bench) and the kernel unpinned'
+    : `no pinning: gateway, subgraphs, client load, harness and Redis share ${run.cpuCount} CPUs`;
 
   const results: GatewayResult[] = [];
   let pubsub: TypedPubSub<Record<string, TickEvent>> | undefined;
@@ -964,7 +824,7 @@ export async function main(argv: string[]): Promise<void> {
     };
     log(placement);
     for (const g of gateways) {
-      results.push(await runGateway(g as GatewayName, ctx, pubsub));
+      results.push(await runGateway(g, ctx, pubsub));
       await sleep(1000);
     }
   } finally {
@@ -972,42 +832,32 @@ export async function main(argv: string[]): Promise<void> {
     await rm(homeDir, { recursive: true, force: true });
   }
 
-  const cpuModel = cpus()[0]?.model ?? 'unknown';
+  const { machine, versions } = run.environment([
+    '@apollo/gateway',
+    '@apollo/server',
+    '@graphql-hive/gateway',
+    '@graphql-hive/gateway-runtime',
+    'graphql-ws',
+    'ws',
+    'graphql',
+  ]);
   const report = {
     benchmark: 'subscriptions',
-    startedAt: startedAt.toISOString(),
+    startedAt: run.startedAt.toISOString(),
     finishedAt: new Date().toISOString(),
     options: opts.effective(),
-    machine: {
-      cpus: cpusCount,
-      cpuModel,
-      memGiB: round(totalmem() / 2 ** 30, 1),
-      arch: arch(),
-      kernel: release(),
-      node: process.version,
-      redis: await redisVersion(redisUrl),
-    },
+    machine: { ...machine, redis: await redisVersion(redisUrl) },
     placement,
-    versions: {
-      arcadiaRouter: gitDescribe(),
-      '@apollo/gateway': version('@apollo/gateway'),
-      '@apollo/server': version('@apollo/server'),
-      '@graphql-hive/gateway': version('@graphql-hive/gateway'),
-      '@graphql-hive/gateway-runtime': version('@graphql-hive/gateway-runtime'),
-      'graphql-ws': version('graphql-ws'),
-      ws: version('ws'),
-      graphql: version('graphql'),
-    },
+    versions,
     subscription: SUBSCRIPTION.replace(/\s+/g, ' ').trim(),
     results,
   };
-  const file = join(resultsDir, `subscriptions-${stamp}.json`);
-  await writeFile(file, `${JSON.stringify(report, null, 2)}\n`);
+  await run.save(report);
 
   const header =
     `## Subscriptions: ${clients} clients × ${opts.string('rate')} events/s × ${opts.string('duration')} s` +
     `${shared ? ' (ticks @shared)' : ' (ticks not @shared: per-caller upstreams in Arcadia)'}\n\n` +
-    `${cpusCount} × ${cpuModel}, ${report.machine.memGiB} GiB, Node ${process.version}; ${placement}.\n` +
+    `${machine.cpus} × ${machine.cpuModel}, ${report.machine.memGiB} GiB, Node ${process.version}; ${placement}.\n` +
     `Hive Gateway ${report.versions['@graphql-hive/gateway']}; Arcadia router ${report.versions.arcadiaRouter} ` +
     `(@apollo/gateway ${report.versions['@apollo/gateway']}).\n`;
   console.log(`\n${header}\n${table(results)}\n`);
@@ -1021,9 +871,7 @@ export async function main(argv: string[]): Promise<void> {
     if (r.events.sample)
       console.log(`${r.gateway}: sample of an error/invalid event: ${r.events.sample}`);
   }
-  console.log(
-    `results: ${relative(process.cwd(), file)}\nlogs:    ${relative(process.cwd(), logDir)}`,
-  );
+  run.printFiles();
   if (results.some((r) => !r.ok)) process.exitCode = 1;
 }
 

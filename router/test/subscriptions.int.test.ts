@@ -66,6 +66,17 @@ function client(token?: string, params?: Record<string, unknown>) {
   return Object.assign(c, { closes });
 }
 
+/** A signed-in graphql-ws client of the router for each of `userIds`. */
+async function userClients(userIds: readonly string[]) {
+  const signer = createTokenSigner(keys.jwtKeys);
+  return Promise.all(
+    userIds.map(async (userId) => {
+      const { token } = await signer.sign({ userId, roles: ['USER'], scopes: [] }, 300);
+      return client(token);
+    }),
+  );
+}
+
 /** Subscribes and collects every `next` payload until the subscription ends. */
 function subscribe(c: Client, query: string, variables: Record<string, unknown> = {}) {
   const events: any[] = [];
@@ -201,13 +212,7 @@ describe('federated subscriptions', () => {
 
   it("carry every user's own subscriptions over one socket per subgraph, each with its own caller", async () => {
     const users = Array.from({ length: 20 }, (_, i) => `mux-${i}`);
-    const signer = createTokenSigner(keys.jwtKeys);
-    const clients = await Promise.all(
-      users.map(async (userId) => {
-        const { token } = await signer.sign({ userId, roles: ['USER'], scopes: [] }, 300);
-        return client(token);
-      }),
-    );
+    const clients = await userClients(users);
     const before = chat.activeInboxes;
     const subs = clients.map((c) => subscribe(c, 'subscription { inbox }'));
     await eventually(() => chat.activeInboxes === before + users.length);
@@ -227,13 +232,7 @@ describe('federated subscriptions', () => {
 
   it('resolve one event for many callers with one batched request to each other subgraph, each caller seeing its own answer', async () => {
     const users = Array.from({ length: 20 }, (_, i) => `batch-${i}`);
-    const signer = createTokenSigner(keys.jwtKeys);
-    const clients = await Promise.all(
-      users.map(async (userId) => {
-        const { token } = await signer.sign({ userId, roles: ['USER'], scopes: [] }, 300);
-        return client(token);
-      }),
-    );
+    const clients = await userClients(users);
     const query =
       'subscription ($room: ID!) { memberView(room: $room) { text sender { name viewer } } }';
     const subs = clients.map((c) => subscribe(c, query, { room: 'batched' }));

@@ -410,29 +410,42 @@ redis_check_persistence() {
   fi
 }
 
-start_redis() {
-  local t0 dir="$STATE_DIR/redis" args
+# start_redis_server NAME HOST PORT PASS URL_VAR CHECK DETAIL ARGS...: a
+# local redis-server for NAME, its files in $STATE_DIR/NAME, started with
+# ARGS (its settings) unless one already answers on HOST:PORT, which is
+# then only checked by CHECK (a function that warns) and left as it is.
+# URL_VAR names the setting that points there, for the error message;
+# DETAIL, if any, is added to the log and ready lines.
+start_redis_server() {
+  local name=$1 host=$2 port=$3 pass=$4 url_var=$5 check=$6 detail=$7 t0 dir args
+  shift 7
+  dir="$STATE_DIR/$name"
   t0=$(now)
-  if redis_ping; then
-    redis_check_persistence
-    ready redis "redis://$REDIS_HOST:$REDIS_PORT" "$(redis_server_version), already running"
+  if redis_ping "$host" "$port" "$pass"; then
+    "$check"
+    ready "$name" "redis://$host:$port" "$(redis_server_version "$host" "$port" "$pass"), already running"
     return 0
   fi
-  is_local_host "$REDIS_HOST" ||
-    die "redis: REDIS_URL points at $REDIS_HOST:$REDIS_PORT, which does not answer; not a local server, so not starting one"
-  command -v redis-server >/dev/null 2>&1 || die "redis: redis-server is not installed"
+  is_local_host "$host" ||
+    die "$name: $url_var points at $host:$port, which does not answer; not a local server, so not starting one"
+  command -v redis-server >/dev/null 2>&1 || die "$name: redis-server is not installed"
   mkdir -p "$dir"
-  args=(--daemonize yes --bind "$(bind_address "$REDIS_HOST")" --port "$REDIS_PORT"
-    "${REDIS_PERSISTENCE_ARGS[@]}" --dir "$dir"
+  args=(--daemonize yes --bind "$(bind_address "$host")" --port "$port"
+    "$@" --dir "$dir"
     --pidfile "$dir/redis.pid" --logfile "$dir/redis.log")
-  if [[ -n $REDIS_PASS ]]; then args+=(--requirepass "$REDIS_PASS"); fi
-  log "redis: starting on $REDIS_HOST:$REDIS_PORT"
+  if [[ -n $pass ]]; then args+=(--requirepass "$pass"); fi
+  log "$name: starting on $host:$port${detail:+ ($detail)}"
   redis-server "${args[@]}" || {
     show_log "$dir/redis.log"
-    die "redis: redis-server failed to start"
+    die "$name: redis-server failed to start"
   }
-  wait_for redis "$START_TIMEOUT" "$dir/redis.log" "" redis_ping
-  ready redis "redis://$REDIS_HOST:$REDIS_PORT" "$(redis_server_version), up in $(elapsed "$t0") s"
+  wait_for "$name" "$START_TIMEOUT" "$dir/redis.log" "" redis_ping "$host" "$port" "$pass"
+  ready "$name" "redis://$host:$port" "$(redis_server_version "$host" "$port" "$pass"), ${detail:+$detail, }up in $(elapsed "$t0") s"
+}
+
+start_redis() {
+  start_redis_server redis "$REDIS_HOST" "$REDIS_PORT" "$REDIS_PASS" REDIS_URL \
+    redis_check_persistence "" "${REDIS_PERSISTENCE_ARGS[@]}"
 }
 
 stop_redis() {
@@ -466,28 +479,8 @@ redis_cache_check_config() {
 }
 
 start_redis_cache() {
-  local t0 dir="$STATE_DIR/redis-cache" args
-  t0=$(now)
-  if cache_ping; then
-    redis_cache_check_config
-    ready redis-cache "redis://$CACHE_HOST:$CACHE_PORT" "$(redis_server_version "$CACHE_HOST" "$CACHE_PORT" "$CACHE_PASS"), already running"
-    return 0
-  fi
-  is_local_host "$CACHE_HOST" ||
-    die "redis-cache: APQ_REDIS_URL points at $CACHE_HOST:$CACHE_PORT, which does not answer; not a local server, so not starting one"
-  command -v redis-server >/dev/null 2>&1 || die "redis-cache: redis-server is not installed"
-  mkdir -p "$dir"
-  args=(--daemonize yes --bind "$(bind_address "$CACHE_HOST")" --port "$CACHE_PORT"
-    "${REDIS_CACHE_ARGS[@]}" --dir "$dir"
-    --pidfile "$dir/redis.pid" --logfile "$dir/redis.log")
-  if [[ -n $CACHE_PASS ]]; then args+=(--requirepass "$CACHE_PASS"); fi
-  log "redis-cache: starting on $CACHE_HOST:$CACHE_PORT (maxmemory $REDIS_CACHE_MAXMEMORY, allkeys-lru)"
-  redis-server "${args[@]}" || {
-    show_log "$dir/redis.log"
-    die "redis-cache: redis-server failed to start"
-  }
-  wait_for redis-cache "$START_TIMEOUT" "$dir/redis.log" "" cache_ping
-  ready redis-cache "redis://$CACHE_HOST:$CACHE_PORT" "$(redis_server_version "$CACHE_HOST" "$CACHE_PORT" "$CACHE_PASS"), maxmemory $REDIS_CACHE_MAXMEMORY, up in $(elapsed "$t0") s"
+  start_redis_server redis-cache "$CACHE_HOST" "$CACHE_PORT" "$CACHE_PASS" APQ_REDIS_URL \
+    redis_cache_check_config "maxmemory $REDIS_CACHE_MAXMEMORY, allkeys-lru" "${REDIS_CACHE_ARGS[@]}"
 }
 
 stop_redis_cache() {

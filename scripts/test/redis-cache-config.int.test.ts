@@ -6,6 +6,7 @@ import { parse } from 'yaml';
 import { parseEnv, servicesEnv } from '@arcadia/config';
 import { startPrivateRedis, type PrivateRedis } from '@arcadia/testing';
 import { repoRoot } from '../build-references.js';
+import { flags, servicesArrayFlags } from './redis-flags.js';
 
 // The cache Redis (persisted queries) is configured in two places that must
 // agree, the local services (scripts/services/services.sh) and
@@ -22,40 +23,12 @@ const compose = parse(readFileSync(join(repoRoot, 'docker-compose.yml'), 'utf8')
   >;
 };
 
-/** `--name value` pairs of a redis-server argument list. */
-function flags(args: string[]): Record<string, string> {
-  const pairs: Record<string, string> = {};
-  for (let i = 0; i < args.length; i += 2) {
-    const name = args[i]!;
-    expect(name, `expected --name value pairs in ${args.join(' ')}`).toMatch(/^--/);
-    pairs[name.slice(2)] = args[i + 1]!;
-  }
-  return pairs;
-}
-
-/** REDIS_CACHE_ARGS of services.sh, with its variables at their defaults. */
-function servicesFlags(): Record<string, string> {
-  const defaults = new Map(
-    [...script.matchAll(/^(\w+)="\$\{\1:-([^}]*)\}"$/gm)].map((m) => [m[1]!, m[2]!]),
-  );
-  const line = /^REDIS_CACHE_ARGS=\((.*)\)$/m.exec(script);
-  expect(line, 'REDIS_CACHE_ARGS=(…) in services.sh').not.toBeNull();
-  const words = line![1]!.match(/"[^"]*"|\S+/g) ?? [];
-  return flags(
-    words.map((w) =>
-      w
-        .replace(/^"(.*)"$/, '$1')
-        .replace(/^\$(\w+)$/, (_, name: string) => defaults.get(name) ?? `$${name}`),
-    ),
-  );
-}
-
 let redis: PrivateRedis | undefined;
 afterAll(() => redis?.dispose());
 
 describe('the cache Redis', () => {
   it('is started by services.sh and compose alike: no persistence, capped, allkeys-lru', async () => {
-    const expected = servicesFlags();
+    const expected = servicesArrayFlags(script, 'REDIS_CACHE_ARGS');
     expect(expected).toEqual({
       save: '',
       appendonly: 'no',

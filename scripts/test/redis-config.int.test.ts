@@ -5,29 +5,16 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
 import { startPrivateRedis, type PrivateRedis } from '@arcadia/testing';
 import { repoRoot } from '../build-references.js';
+import { flags, servicesArrayFlags } from './redis-flags.js';
 
 // Redis is configured in three places that must agree: the local services
 // (scripts/services/services.sh), docker-compose.yml, and the private
 // redis-server tests restart (startPrivateRedis). Each says so in a comment;
 // this holds them to it.
 
-/** `--name value` pairs of a redis-server argument list. */
-function flags(args: string[]): Record<string, string> {
-  const pairs: Record<string, string> = {};
-  for (let i = 0; i < args.length; i += 2) {
-    const name = args[i]!;
-    expect(name, `expected --name value pairs in ${args.join(' ')}`).toMatch(/^--/);
-    pairs[name.slice(2)] = args[i + 1]!;
-  }
-  return pairs;
-}
-
 function servicesFlags(): Record<string, string> {
   const script = readFileSync(join(repoRoot, 'scripts/services/services.sh'), 'utf8');
-  const line = /^REDIS_PERSISTENCE_ARGS=\((.*)\)$/m.exec(script);
-  expect(line, 'REDIS_PERSISTENCE_ARGS=(…) in services.sh').not.toBeNull();
-  const words = line![1]!.match(/"[^"]*"|\S+/g) ?? [];
-  return flags(words.map((w) => w.replace(/^"(.*)"$/, '$1')));
+  return servicesArrayFlags(script, 'REDIS_PERSISTENCE_ARGS');
 }
 
 function composeFlags(): Record<string, string> {
