@@ -105,6 +105,8 @@ export async function createRouter(deps: RouterDeps): Promise<Router> {
 
   // name → GraphQL URL of every subgraph the gateway talks to (for /ready).
   const subgraphs = new Map<string, string>();
+  // name → its fetcher; the subscription engine's batched entity fetches use them too.
+  const subgraphFetchers = new Map<string, ReturnType<typeof createSubgraphFetcher>>();
   // The HTTP client of every subgraph fetch: keep-alive connections pooled
   // per subgraph origin, without a cap (as Node's fetch), closed with the router.
   const subgraphClient = new Agent();
@@ -124,6 +126,7 @@ export async function createRouter(deps: RouterDeps): Promise<Router> {
         logger,
         dispatcher: subgraphClient,
       });
+      subgraphFetchers.set(name, fetcher);
       const sharedFetches = { service: name };
       const dataSource = new CallerForwardingDataSource(
         {
@@ -223,7 +226,7 @@ export async function createRouter(deps: RouterDeps): Promise<Router> {
   const subscriptionMetrics = createSubscriptionMetrics(metrics.registry);
   const engine = new SubscriptionEngine({
     planner,
-    subgraphTimeoutMs: config.SUBGRAPH_TIMEOUT_MS,
+    subgraphFetchers,
     subgraphUrls: subgraphs,
     signCaller,
     // A fifth of the signature's life, and at least 5 s, is left for the

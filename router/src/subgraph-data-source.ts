@@ -312,7 +312,12 @@ export class CallerForwardingDataSource extends RemoteGraphQLDataSource<RouterCo
     const binding = {
       audience: this.name,
       method: http.method,
-      request: { query, operationName, variables },
+      // The variables' text is the body's (see `send`): serialised once.
+      request: {
+        query,
+        operationName,
+        ...(variables ? { variablesJson: this.variablesJson(variables) } : {}),
+      },
     };
     // The gateway does not export its request-kind enum; only operations
     // that came from a client carry their request context.

@@ -25,6 +25,11 @@ export interface SignedRequest {
   readonly query?: unknown;
   readonly operationName?: unknown;
   readonly variables?: unknown;
+  /**
+   * `JSON.stringify(variables)` when the sender has it already (the text it
+   * sends), so the digest does not serialise them a second time.
+   */
+  readonly variablesJson?: string;
 }
 
 /**
@@ -53,7 +58,7 @@ export function requestDigest(method: string, request: SignedRequest): string {
     .update('\0')
     .update(text(request.query))
     .update('\0')
-    .update(JSON.stringify(request.variables ?? {}))
+    .update(request.variablesJson ?? JSON.stringify(request.variables ?? {}))
     .digest('base64url');
 }
 

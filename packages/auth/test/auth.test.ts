@@ -142,6 +142,20 @@ describe('signed caller header', () => {
     }
   });
 
+  it('binds to the same request whether the sender passes its variables or their JSON text', async () => {
+    const header = await createCallerSigner(['s1'])(user, {
+      audience: 'chat',
+      request: {
+        ...request,
+        variables: undefined,
+        variablesJson: JSON.stringify(request.variables),
+      },
+    });
+    await expect(createCallerVerifier(['s1'])(header, toChat)).resolves.toMatchObject({
+      userId: 'u1',
+    });
+  });
+
   it('reuses one signed caller across requests, each header still bound to its own request', async () => {
     const sign = createCallerSigner(['s1']);
     const verify = createCallerVerifier(['s1']);

@@ -11,7 +11,12 @@ import { expressMiddleware } from '@as-integrations/express5';
 import { buildSubgraphSchema } from '@apollo/subgraph';
 import type { GraphQLResolverMap } from '@apollo/subgraph/dist/schema-helper/index.js';
 import express, { type Express } from 'express';
-import { GraphQLError, type DocumentNode, type GraphQLSchema } from 'graphql';
+import {
+  GraphQLError,
+  type DocumentNode,
+  type GraphQLFormattedError,
+  type GraphQLSchema,
+} from 'graphql';
 import { CloseCode } from 'graphql-ws';
 import { useServer } from 'graphql-ws/use/ws';
 import { WebSocketServer } from 'ws';
@@ -20,6 +25,7 @@ import {
   SOCKET_OPERATION,
   createCallerVerifier,
   type Caller,
+  type CallerBinding,
   type SignedRequest,
 } from '@arcadia/auth';
 import { ErrorCode, maskError, UserError } from '@arcadia/errors';
@@ -104,6 +110,33 @@ export function createSubgraphServer<TContext extends BaseContext>(
 ): SubgraphServer {
   const { logger } = options;
   const verifyCaller = createCallerVerifier(options.internalSecrets);
+  /**
+   * The caller a signed header (HTTP, a socket operation, a batched
+   * operation) stands for, or its refusal as a GraphQL error to answer with.
+   */
+  const callerOf = async (
+    header: unknown,
+    binding: CallerBinding,
+  ): Promise<{ caller: Caller } | { refusal: GraphQLFormattedError }> => {
+    try {
+      const { signatureExpiresAt: _, ...caller } = await verifyCaller(
+        typeof header === 'string' ? header : null,
+        binding,
+      );
+      return { caller };
+    } catch (error) {
+      const e =
+        error instanceof UserError
+          ? error
+          : new UserError(ErrorCode.UNAUTHENTICATED, 'Unauthenticated.');
+      return {
+        refusal: {
+          message: e.message,
+          extensions: { code: e.extensions.code, reason: e.extensions.reason },
+        },
+      };
+    }
+  };
   // Input-safety hook: every argument string is checked before any resolver runs (see arguments.ts).
   const schema = withArgumentChecks(
     buildSubgraphSchema([
@@ -149,31 +182,20 @@ export function createSubgraphServer<TContext extends BaseContext>(
       onSubscribe: async (ctx, id, payload) => {
         const header = payload.extensions?.[CALLER_HEADER];
         if (header === undefined) return;
-        try {
-          const { signatureExpiresAt: _, ...caller } = await verifyCaller(
-            typeof header === 'string' ? header : null,
-            {
-              audience: options.name,
-              method: SOCKET_OPERATION,
-              request: {
-                query: payload.query,
-                operationName: payload.operationName,
-                variables: payload.variables,
-              },
-            },
-          );
-          (ctx.extra.operationCallers ??= new Map()).set(id, caller);
-        } catch (error) {
-          const refusal =
-            error instanceof UserError
-              ? error
-              : new UserError(ErrorCode.UNAUTHENTICATED, 'Unauthenticated.');
-          return [
-            new GraphQLError(refusal.message, {
-              extensions: { code: refusal.extensions.code, reason: refusal.extensions.reason },
-            }),
-          ];
+        const verified = await callerOf(header, {
+          audience: options.name,
+          method: SOCKET_OPERATION,
+          request: {
+            query: payload.query,
+            operationName: payload.operationName,
+            variables: payload.variables,
+          },
+        });
+        if ('refusal' in verified) {
+          const { message, extensions } = verified.refusal;
+          return [new GraphQLError(message, { extensions })];
         }
+        (ctx.extra.operationCallers ??= new Map()).set(id, verified.caller);
       },
       onComplete: (ctx, id) => {
         ctx.extra.operationCallers?.delete(id);
@@ -253,38 +275,27 @@ export function createSubgraphServer<TContext extends BaseContext>(
   async function runBatch(operations: unknown[], requestIdHeader: string | undefined) {
     const requestId = requestIdHeader ?? randomUUID();
     // BAD_REQUEST is the protocol code GraphQL servers give malformed requests.
-    const refusal = (code: string, message: string, reason?: unknown) => ({
-      errors: [{ message, extensions: { code, ...(reason ? { reason } : {}) } }],
+    const badRequest = (message: string) => ({
+      errors: [{ message, extensions: { code: 'BAD_REQUEST' } }],
     });
     if (operations.length > MAX_BATCH) {
-      return operations.map(() =>
-        refusal('BAD_REQUEST', `A batch has at most ${MAX_BATCH} operations.`),
-      );
+      return operations.map(() => badRequest(`A batch has at most ${MAX_BATCH} operations.`));
     }
     return Promise.all(
       operations.map(async (operation) => {
         if (typeof operation !== 'object' || operation === null) {
-          return refusal('BAD_REQUEST', 'Each operation must be an object.');
+          return badRequest('Each operation must be an object.');
         }
         const request = operation as SignedRequest & { extensions?: Record<string, unknown> };
-        let caller: Caller;
-        try {
-          const header = request.extensions?.[CALLER_HEADER];
-          const { signatureExpiresAt: _, ...verified } = await verifyCaller(
-            typeof header === 'string' ? header : null,
-            { audience: options.name, method: 'POST', request },
-          );
-          caller = verified;
-        } catch (error) {
-          const e = error instanceof UserError ? error : undefined;
-          return refusal(
-            ErrorCode.UNAUTHENTICATED,
-            e?.message ?? 'Unauthenticated.',
-            e?.extensions.reason,
-          );
-        }
+        const verified = await callerOf(request.extensions?.[CALLER_HEADER], {
+          audience: options.name,
+          method: 'POST',
+          request,
+        });
+        if ('refusal' in verified) return { errors: [verified.refusal] };
+        const { caller } = verified;
         if (typeof request.query !== 'string') {
-          return refusal('BAD_REQUEST', 'Each operation needs a query.');
+          return badRequest('Each operation needs a query.');
         }
         const contextValue = await options.context({
           caller,
@@ -305,7 +316,7 @@ export function createSubgraphServer<TContext extends BaseContext>(
         );
         return response.body.kind === 'single'
           ? response.body.singleResult
-          : refusal('BAD_REQUEST', 'Incremental delivery is not batched.');
+          : badRequest('Incremental delivery is not batched.');
       }),
     );
   }
@@ -319,30 +330,20 @@ export function createSubgraphServer<TContext extends BaseContext>(
           res.json(await runBatch(req.body as unknown[], req.header('x-request-id')));
           return;
         }
-        try {
-          // GET carries the request in the query string, its variables as JSON text.
-          const request =
-            req.method === 'GET' ? getRequest(req.query) : (req.body as SignedRequest | undefined);
-          const { signatureExpiresAt: _, ...caller } = await verifyCaller(
-            req.header(CALLER_HEADER),
-            { audience: options.name, method: req.method, request: request ?? {} },
-          );
-          res.locals.caller = caller;
-          next();
-        } catch (error) {
-          const e =
-            error instanceof UserError
-              ? error
-              : new UserError(ErrorCode.UNAUTHENTICATED, 'Unauthenticated.');
-          res.status(401).json({
-            errors: [
-              {
-                message: e.message,
-                extensions: { code: e.extensions.code, reason: e.extensions.reason },
-              },
-            ],
-          });
+        // GET carries the request in the query string, its variables as JSON text.
+        const request =
+          req.method === 'GET' ? getRequest(req.query) : (req.body as SignedRequest | undefined);
+        const verified = await callerOf(req.header(CALLER_HEADER), {
+          audience: options.name,
+          method: req.method,
+          request: request ?? {},
+        });
+        if ('refusal' in verified) {
+          res.status(401).json({ errors: [verified.refusal] });
+          return;
         }
+        res.locals.caller = verified.caller;
+        next();
       },
       expressMiddleware(apollo, {
         context: async ({ req, res }) => {

@@ -1,8 +1,13 @@
-import type { GraphQLDataSource, GraphQLDataSourceProcessOptions } from '@apollo/gateway';
+import type {
+  GraphQLDataSource,
+  GraphQLDataSourceProcessOptions,
+  RemoteGraphQLDataSource,
+} from '@apollo/gateway';
 import { CALLER_HEADER } from '@arcadia/auth';
-import type { Logger } from '@arcadia/observability';
-import { serviceUnavailable } from '../subgraph-data-source.js';
 import type { RouterContext } from '../request-context.js';
+
+/** The subgraph's fetcher: the router's HTTP client, timeouts, metrics and failure mapping. */
+export type SubgraphFetcher = RemoteGraphQLDataSource['fetcher'];
 
 type Response = Awaited<ReturnType<GraphQLDataSource['process']>>;
 
@@ -32,12 +37,7 @@ export class BatchingDataSource implements GraphQLDataSource<RouterContext> {
   private scheduled = false;
 
   constructor(
-    private readonly options: {
-      serviceName: string;
-      url: string;
-      timeoutMs: number;
-      logger: Logger;
-    },
+    private readonly options: { serviceName: string; url: string; fetcher: SubgraphFetcher },
   ) {}
 
   process(options: GraphQLDataSourceProcessOptions<RouterContext>): Promise<Response> {
@@ -68,7 +68,7 @@ export class BatchingDataSource implements GraphQLDataSource<RouterContext> {
     const batch = this.queue;
     this.queue = [];
     if (batch.length === 0) return;
-    const { serviceName, url, timeoutMs, logger } = this.options;
+    const { serviceName, url, fetcher } = this.options;
     try {
       const body = await Promise.all(
         batch.map(async ({ request, context }) => ({
@@ -82,26 +82,20 @@ export class BatchingDataSource implements GraphQLDataSource<RouterContext> {
           },
         })),
       );
-      const response = await fetch(url, {
+      // The fetcher turns an unreachable or failing subgraph into
+      // SERVICE_UNAVAILABLE naming it, and logs it.
+      const response = await fetcher(url, {
         method: 'POST',
         headers: { 'content-type': 'application/json' },
         body: JSON.stringify(body),
-        redirect: 'error',
-        signal: AbortSignal.timeout(timeoutMs),
       });
-      if (!response.ok) throw new Error(`HTTP ${response.status}`);
       const answers: unknown = await response.json();
       if (!Array.isArray(answers) || answers.length !== batch.length) {
-        throw new Error('the batch answer does not match the batch');
+        throw new Error(`${serviceName} answered a batch of ${batch.length} with something else`);
       }
       batch.forEach((pending, i) => pending.resolve(answers[i] as Response));
     } catch (error) {
-      logger.warn(
-        { subgraph: serviceName, err: error, operations: batch.length },
-        'entity batch failed',
-      );
-      const unavailable = serviceUnavailable(serviceName);
-      for (const pending of batch) pending.reject(unavailable);
+      for (const pending of batch) pending.reject(error);
     }
   }
 }

@@ -26,7 +26,7 @@ import type { Logger } from '@arcadia/observability';
 import { explainNulls } from '../null-propagation.js';
 import type { ContextBuilder, RouterContext } from '../request-context.js';
 import { newRequestRecord } from '../request-context.js';
-import { BatchingDataSource } from './batching.js';
+import { BatchingDataSource, type SubgraphFetcher } from './batching.js';
 import { Channel } from './channel.js';
 import type { SubscriptionMetrics } from './metrics.js';
 import type { SubscriptionPlan, SubscriptionPlanner } from './planner.js';
@@ -49,8 +49,8 @@ export interface RetryPolicy {
 /** What the engine needs from the router. */
 export interface SubscriptionEngineDeps {
   planner: SubscriptionPlanner;
-  /** Per-fetch budget of one batch of a subgraph's per-event entity fetches. */
-  subgraphTimeoutMs: number;
+  /** Each subgraph's fetcher (the gateway's HTTP client), for the per-event entity fetches. */
+  subgraphFetchers: ReadonlyMap<string, SubgraphFetcher>;
   /** GraphQL URL of each subgraph; its graphql-ws endpoint is the same path. */
   subgraphUrls: ReadonlyMap<string, string>;
   signCaller: CallerSigner;
@@ -148,8 +148,7 @@ export class SubscriptionEngine {
         new BatchingDataSource({
           serviceName,
           url,
-          timeoutMs: deps.subgraphTimeoutMs,
-          logger: deps.logger,
+          fetcher: deps.subgraphFetchers.get(serviceName)!,
         }),
       ]),
     );
