@@ -9,8 +9,11 @@
  * process, with PostgreSQL, Redis and Cassandra beside it (`npm run services`).
  */
 import { randomUUID } from 'node:crypto';
-import { readdirSync, readFileSync } from 'node:fs';
+import { mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { Session } from 'node:inspector/promises';
 import { availableParallelism } from 'node:os';
+import { dirname, join, relative, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { Options } from '../lib/args.js';
 import { markdownTable, round } from '../lib/stats.js';
 import { accountsSubgraph } from '@arcadia/accounts/testing';
@@ -30,7 +33,27 @@ const spec = {
     description: 'run the chat subgraph in this process instead of its own',
     flag: true,
   },
+  profile: {
+    description:
+      'CPU profiles into bench/results/logs/chat-<time>/: the chat process (whole life) and this one (send phase)',
+    flag: true,
+  },
 };
+
+/** `bench/results/logs/chat-<time>`: where `--profile` writes. */
+function profileDir(): string {
+  const stamp = new Date().toISOString().replace(/[:.]/g, '-').replace('Z', '');
+  const dir = resolve(dirname(fileURLToPath(import.meta.url)), '../results/logs', `chat-${stamp}`);
+  mkdirSync(dir, { recursive: true });
+  return dir;
+}
+
+/**
+ * CLOCK_MONOTONIC in microseconds: the clock `.cpuprofile` sample times are
+ * on, in every process of this machine, so the send phase can be cut out of
+ * the chat process' whole-life profile (see bench/lib/profile-summary.ts).
+ */
+const monotonicMicros = () => Number(process.hrtime.bigint() / 1000n);
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -58,9 +81,17 @@ function cpuSeconds(match: (cmdline: string, comm: string) => boolean): number {
   return ticks / 100;
 }
 
+/** CPU seconds the whole machine spent busy (every process, also other people's). */
+function machineCpuSeconds(): number {
+  const fields = readFileSync('/proc/stat', 'utf8').split('\n')[0]!.trim().split(/\s+/).slice(1);
+  const [user, nice, system, , , irq, softirq, steal] = fields.map(Number);
+  return (user! + nice! + system! + irq! + softirq! + steal!) / 100;
+}
+
 function cpuByPart(): Record<string, number> {
   const self = process.cpuUsage();
   return {
+    'whole machine (other runs on it included)': machineCpuSeconds(),
     'this process (router, accounts, clients; chat too with --in-process)':
       (self.user + self.system) / 1e6,
     'chat subgraph process': cpuSeconds((cmd) => cmd.includes('subgraphs/chat/src/index.ts')),
@@ -97,12 +128,27 @@ export async function main(argv: string[]): Promise<void> {
   const historySamples = options.number('history-samples', { min: 0 });
 
   const inProcess = options.flag('in-process');
+  const profiles = options.flag('profile') ? profileDir() : null;
   const h: SubgraphHarness<ChatUnderTest> = await startSubgraphHarness({
     subject: chatSubgraph(
-      { LOG_LEVEL: 'warn', CHAT_SEND_LIMIT: '1000000', PUSH_COLLAPSE_WINDOW_MS: '60000' },
+      {
+        LOG_LEVEL: 'warn',
+        CHAT_SEND_LIMIT: '1000000',
+        PUSH_COLLAPSE_WINDOW_MS: '60000',
+        // Node 20 refuses --cpu-prof in NODE_OPTIONS: a preload does the same (see the file).
+        // Written when the process exits (the harness stops it with SIGTERM, it exits cleanly).
+        ...(profiles && !inProcess
+          ? {
+              NODE_OPTIONS: `--import ${fileURLToPath(new URL('./cpu-profile-preload.mjs', import.meta.url))}`,
+              BENCH_CPU_PROFILE: join(profiles, 'chat.cpuprofile'),
+            }
+          : {}),
+      },
       { childProcess: !inProcess },
     ),
     peers: [accountsSubgraph()],
+    // Every client connects from 127.0.0.1: 2K sockets plus HTTP, over the per-client cap.
+    routerEnv: { MAX_CONNECTIONS_PER_CLIENT: '0' },
   });
   try {
     console.log(`signing up ${2 * K} users and starting ${K} conversations…`);
@@ -176,7 +222,15 @@ export async function main(argv: string[]): Promise<void> {
     let skipped = 0;
     let inflight = 0;
     const pending = new Set<Promise<void>>();
+    // This process is profiled over the send phase only: set-up and checks are not the subject.
+    const profiler = profiles ? new Session() : null;
+    if (profiler) {
+      profiler.connect();
+      await profiler.post('Profiler.enable');
+      await profiler.post('Profiler.start');
+    }
     const cpuBefore = cpuByPart();
+    const window = { startMicros: monotonicMicros(), endMicros: 0 };
     const started = performance.now();
     let n = 0;
     while (performance.now() - started < duration * 1000) {
@@ -218,6 +272,13 @@ export async function main(argv: string[]): Promise<void> {
     await Promise.all(pending);
     const sendSeconds = (performance.now() - started) / 1000;
     const cpuAfter = cpuByPart();
+    window.endMicros = monotonicMicros();
+    if (profiler && profiles) {
+      const { profile } = await profiler.post('Profiler.stop');
+      profiler.disconnect();
+      writeFileSync(join(profiles, 'bench-send-phase.cpuprofile'), JSON.stringify(profile));
+      writeFileSync(join(profiles, 'send-phase.json'), JSON.stringify(window));
+    }
     // Late deliveries count as delivered, up to 10 s.
     for (let i = 0; i < 200 && [...accepted.keys()].some((k) => !delivered.has(k)); i++)
       await sleep(50);
@@ -314,5 +375,13 @@ export async function main(argv: string[]): Promise<void> {
     );
   } finally {
     await h.stop();
+  }
+  if (profiles) {
+    const at = relative(process.cwd(), profiles);
+    console.log(
+      `\nprofiles in ${at}: bench-send-phase.cpuprofile (this process, send phase), ` +
+        `chat.cpuprofile (chat process, whole life; send-phase.json is the window)\n` +
+        `summary: npx tsx bench/lib/profile-summary.ts ${at}/chat.cpuprofile --window ${at}/send-phase.json`,
+    );
   }
 }

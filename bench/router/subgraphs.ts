@@ -235,28 +235,83 @@ function cacheInFront(
   server: SubgraphServer,
   state: CacheState,
   verify: ReturnType<typeof createCallerVerifier>,
-  count: () => void,
+  count: (operations: number) => void,
 ) {
   const cache = new Map<string, string>();
+  type Operation = {
+    query?: unknown;
+    variables?: { tag?: unknown };
+    operationName?: unknown;
+    extensions?: Record<string, unknown>;
+  };
+  /** The cache key of one operation (its tag replaced by the fixed one) and its tag. */
+  const keyOf = (operation: Operation, text: string) => {
+    const tag = typeof operation.variables?.tag === 'string' ? operation.variables.tag : undefined;
+    return { key: tag ? text.replaceAll(tag, FIXED_TAG) : text, tag };
+  };
+  const verified = async (operation: Operation, header: unknown) => {
+    try {
+      await verify(header as string | undefined, {
+        audience: server.name,
+        method: 'POST',
+        request: operation,
+      });
+      return true;
+    } catch {
+      return false;
+    }
+  };
   server.app.post('/graphql', (req, res, next) => {
-    count();
-    if (!state.enabled) return next();
+    if (!state.enabled) {
+      count(1);
+      return next();
+    }
     void (async () => {
       const text = await readBody(req);
-      const request = JSON.parse(text) as { variables?: { tag?: unknown } };
+      const request = JSON.parse(text) as Operation | Operation[];
       // The subgraph-kit's body parser skips a request whose body was read.
       Object.assign(req, { body: request, _body: true });
-      try {
-        await verify(req.header(CALLER_HEADER), {
-          audience: server.name,
-          method: 'POST',
-          request,
+      if (Array.isArray(request)) {
+        // A batch (the router's cross-request fetch batching): each operation
+        // is cached on its own, keyed without its caller; the batch is
+        // answered from the cache when every operation is there.
+        count(request.length);
+        const keys = request.map((operation) => {
+          const { extensions, ...rest } = operation;
+          return { ...keyOf(operation, JSON.stringify(rest)), header: extensions?.[CALLER_HEADER] };
         });
-      } catch {
+        const checks = await Promise.all(
+          request.map((operation, i) => verified(operation, keys[i]!.header)),
+        );
+        const hits = keys.map(({ key }) => cache.get(key));
+        if (checks.every(Boolean) && hits.every((hit) => hit !== undefined)) {
+          state.hits += hits.length;
+          const answers = hits.map((hit, i) =>
+            keys[i]!.tag ? hit.replaceAll(FIXED_TAG, keys[i]!.tag) : hit,
+          );
+          res.type('application/json').send(`[${answers.join(',')}]`);
+          return;
+        }
+        const json = res.json.bind(res);
+        res.json = (body: unknown) => {
+          if (res.statusCode === 200 && Array.isArray(body) && body.length === keys.length) {
+            body.forEach((answer, i) => {
+              const one = JSON.stringify(answer);
+              const { key, tag } = keys[i]!;
+              if (checks[i] && !one.includes('"errors"') && cache.size < CACHE_ENTRIES) {
+                cache.set(key, tag ? one.replaceAll(tag, FIXED_TAG) : one);
+              }
+            });
+          }
+          return json(body);
+        };
+        return next();
+      }
+      count(1);
+      if (!(await verified(request, req.header(CALLER_HEADER)))) {
         return next(); // the subgraph-kit refuses it, as without the cache
       }
-      const tag = typeof request.variables?.tag === 'string' ? request.variables.tag : undefined;
-      const key = tag ? text.replaceAll(tag, FIXED_TAG) : text;
+      const { key, tag } = keyOf(request, text);
       const hit = cache.get(key);
       if (hit !== undefined) {
         state.hits++;
@@ -301,7 +356,7 @@ async function main() {
       logger,
       context: (base) => base,
     });
-    cacheInFront(server, cache, verify, () => requests[name]++);
+    cacheInFront(server, cache, verify, (operations) => (requests[name] += operations));
     return server;
   });
   const urls: Record<string, string> = {};

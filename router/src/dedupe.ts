@@ -12,7 +12,6 @@ import type { RouterContext } from './request-context.js';
 /** What Apollo Server runs every operation with: the gateway's executor. */
 export type GatewayExecutor = Awaited<ReturnType<ApolloGateway['load']>>['executor'];
 type GatewayRequestContext = Parameters<GatewayExecutor>[0];
-type GatewayInterface = Pick<ApolloGateway, 'load' | 'onSchemaLoadOrUpdate' | 'stop'>;
 
 interface Entry<T> {
   readonly promise: Promise<T>;
@@ -132,23 +131,4 @@ function operationKey(requestContext: GatewayRequestContext): string | undefined
     requestContext.operationName ?? null,
     request.variables ?? null,
   ]);
-}
-
-/**
- * `gateway` as Apollo Server sees it, its executor wrapped by
- * {@link deduplicatingExecutor}: the one place every operation, whatever its
- * transport, is executed.
- */
-export function deduplicatingGateway(
-  gateway: ApolloGateway,
-  onShared: () => void,
-): GatewayInterface {
-  return {
-    load: async (options) => {
-      const loaded = await gateway.load(options);
-      return { ...loaded, executor: deduplicatingExecutor(loaded.executor, onShared) };
-    },
-    onSchemaLoadOrUpdate: (callback) => gateway.onSchemaLoadOrUpdate(callback),
-    stop: () => gateway.stop(),
-  };
 }

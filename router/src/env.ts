@@ -76,6 +76,19 @@ const shape = {
    * request (see `dedupe.ts`). In flight only: nothing is cached.
    */
   DEDUPLICATE_INFLIGHT: env.bool(true),
+  /**
+   * What runs query plans: `arcadia` (the router's own executor,
+   * `src/execution`) or `gateway` (@apollo/gateway's; the same responses,
+   * slower — kept to compare and to fall back on).
+   */
+  EXECUTOR: z.enum(['arcadia', 'gateway']).default('arcadia'),
+  /**
+   * Most fetches to one subgraph sent together in one POST of an array
+   * (the subgraph kit's batch format): the fetches made in one turn of the
+   * event loop, across operations, each signed for its own caller. 1 sends
+   * every fetch on its own (for subgraphs that do not take batches).
+   */
+  SUBGRAPH_BATCH_MAX: z.coerce.number().int().min(1).max(1_000).default(64),
   /** Per-fetch budget for one subgraph request, headers and body included. */
   SUBGRAPH_TIMEOUT_MS: z.coerce.number().int().min(1).default(10_000),
   /** How long `/ready` waits for each subgraph's `/health`. */

@@ -10,8 +10,15 @@ export interface RouterMetrics {
   readonly subgraphFetchErrors: Counter<'service'>;
   /** Operations answered by an identical one already executing (DEDUPLICATE_INFLIGHT). */
   readonly deduplicatedOperations: Counter;
+  /**
+   * Of those, the HTTP requests sent the response (status, body bytes) of
+   * an identical request in flight, without running Apollo's pipeline.
+   */
+  readonly deduplicatedResponses: Counter;
   /** Subgraph fetches that shared an identical one in flight (DEDUPLICATE_INFLIGHT). */
   readonly deduplicatedSubgraphFetches: Counter<'service'>;
+  /** Fetches per HTTP request to a subgraph (SUBGRAPH_BATCH_MAX): 1 when sent alone. */
+  readonly subgraphBatchSize: Histogram<'service'>;
   /** The `operation` label for an operation name, bounded in cardinality. */
   operationLabel(name: string | null | undefined): string;
 }
@@ -57,10 +64,22 @@ export function createRouterMetrics(): RouterMetrics {
       help: 'Queries that shared the execution of an identical query in flight instead of executing.',
       registers: [registry],
     }),
+    deduplicatedResponses: new Counter({
+      name: 'router_deduplicated_responses_total',
+      help: 'HTTP query requests answered with the response of an identical request in flight.',
+      registers: [registry],
+    }),
     deduplicatedSubgraphFetches: new Counter({
       name: 'router_deduplicated_subgraph_fetches_total',
       help: 'Subgraph fetches that shared an identical fetch in flight instead of sending their own.',
       labelNames: ['service'],
+      registers: [registry],
+    }),
+    subgraphBatchSize: new Histogram({
+      name: 'router_subgraph_batch_size',
+      help: 'Fetches sent in one HTTP request to a subgraph (cross-request batching; 1 = sent alone).',
+      labelNames: ['service'],
+      buckets: [1, 2, 4, 8, 16, 32, 64, 128],
       registers: [registry],
     }),
     operationLabel(name) {

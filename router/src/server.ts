@@ -25,7 +25,8 @@ import {
   httpServerOptions,
 } from './connection-limits.js';
 import type { RouterConfig } from './env.js';
-import { deduplicatingGateway } from './dedupe.js';
+import { deduplicatingExecutor } from './dedupe.js';
+import { createPlanExecutor, Planning, servingGateway } from './execution/index.js';
 import { createFormatError, httpErrorHandler, notFound } from './errors.js';
 import { queryLimits } from './limits.js';
 import { createRouterMetrics } from './metrics.js';
@@ -101,12 +102,15 @@ export async function createRouter(deps: RouterDeps): Promise<Router> {
   const buildContext = createContextBuilder(signCaller);
   const log = createOperationLog({ logger, metrics });
   // Plans subscriptions with the gateway's planner; built before Apollo, whose pipeline admits them.
-  const planner = new SubscriptionPlanner(supergraphSdl);
+  const planning = new Planning(supergraphSdl);
+  const planner = new SubscriptionPlanner(planning);
 
   // name → GraphQL URL of every subgraph the gateway talks to (for /ready).
   const subgraphs = new Map<string, string>();
   // name → its fetcher; the subscription engine's batched entity fetches use them too.
   const subgraphFetchers = new Map<string, ReturnType<typeof createSubgraphFetcher>>();
+  // name → its data source, for the router's plan executor.
+  const dataSources = new Map<string, CallerForwardingDataSource>();
   // The HTTP client of every subgraph fetch: keep-alive connections pooled
   // per subgraph origin, without a cap (as Node's fetch), closed with the router.
   const subgraphClient = new Agent();
@@ -140,9 +144,18 @@ export async function createRouter(deps: RouterDeps): Promise<Router> {
                 },
               }
             : {}),
+          ...(config.SUBGRAPH_BATCH_MAX > 1
+            ? {
+                batch: {
+                  maxSize: config.SUBGRAPH_BATCH_MAX,
+                  onBatch: (size: number) => metrics.subgraphBatchSize.observe(sharedFetches, size),
+                },
+              }
+            : {}),
         },
         signCaller,
       );
+      dataSources.set(name, dataSource);
       return dataSource;
     },
   });
@@ -187,9 +200,15 @@ export async function createRouter(deps: RouterDeps): Promise<Router> {
   const apq = createPersistedQueries({ config, redis, logger });
   const formatError = apq.formatError(createFormatError(logger));
   const apollo = new ApolloServer<RouterContext>({
-    gateway: config.DEDUPLICATE_INFLIGHT
-      ? deduplicatingGateway(gateway, () => metrics.deduplicatedOperations.inc())
-      : gateway,
+    gateway: servingGateway(gateway, (gatewayExecutor) => {
+      const executor =
+        config.EXECUTOR === 'arcadia'
+          ? createPlanExecutor({ supergraphSdl, dataSources, planning })
+          : gatewayExecutor;
+      return config.DEDUPLICATE_INFLIGHT
+        ? deduplicatingExecutor(executor, () => metrics.deduplicatedOperations.inc())
+        : executor;
+    }),
     nodeEnv: config.NODE_ENV,
     introspection: config.INTROSPECTION,
     hideSchemaDetailsFromClientErrors: !config.INTROSPECTION,
@@ -312,6 +331,17 @@ export async function createRouter(deps: RouterDeps): Promise<Router> {
       corsOrigins: config.CORS_ORIGINS,
       bodyLimit: config.BODY_LIMIT,
       eventStream: sseHandler(streaming),
+      ...(config.DEDUPLICATE_INFLIGHT
+        ? {
+            sharedResponses: {
+              // A shared response is also a query that did not execute.
+              onShared: () => {
+                metrics.deduplicatedOperations.inc();
+                metrics.deduplicatedResponses.inc();
+              },
+            },
+          }
+        : {}),
     }),
   );
   app.use(notFound);

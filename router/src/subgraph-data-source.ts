@@ -200,6 +200,7 @@ export class CallerForwardingDataSource extends RemoteGraphQLDataSource<RouterCo
   private readonly inflight: InflightDeduplicator<SubgraphResponse> | undefined;
   /** The JSON text of variables being sent (see {@link variablesJson}). */
   private readonly serialized = new WeakMap<object, string>();
+  private readonly batcher: FetchBatcher | undefined;
 
   constructor(
     config: {
@@ -208,6 +209,11 @@ export class CallerForwardingDataSource extends RemoteGraphQLDataSource<RouterCo
       fetcher: Fetcher;
       /** Share identical in-flight query fetches; called for each fetch that shared one. */
       deduplicate?: { onShared: () => void };
+      /**
+       * Send the fetches made in one turn of the event loop as one POST of
+       * an array (see {@link FetchBatcher}); called with each batch's size.
+       */
+      batch?: { maxSize: number; onBatch: (size: number) => void };
     },
     private readonly signCaller: CallerSigner,
   ) {
@@ -215,6 +221,7 @@ export class CallerForwardingDataSource extends RemoteGraphQLDataSource<RouterCo
     this.name = config.name;
     // Shadows the gateway's private method of the same name; see `send`.
     Object.defineProperty(this, 'sendRequest', { value: this.send.bind(this) });
+    this.batcher = config.batch ? new FetchBatcher(this, config.batch) : undefined;
     this.inflight = config.deduplicate
       ? new InflightDeduplicator<SubgraphResponse>({
           onShared: config.deduplicate.onShared,
@@ -290,8 +297,16 @@ export class CallerForwardingDataSource extends RemoteGraphQLDataSource<RouterCo
     let body = `{"query":${JSON.stringify(query)}`;
     if (variables !== undefined) body += `,"variables":${this.variablesJson(variables)}`;
     if (operationName !== undefined) body += `,"operationName":${JSON.stringify(operationName)}`;
+    if (this.batcher && extensions === undefined && http.method === 'POST') {
+      return this.batcher.add({ http, body });
+    }
     if (extensions !== undefined) body += `,"extensions":${JSON.stringify(extensions)}`;
     body += '}';
+    return this.post(http, body);
+  }
+
+  /** One fetch of `body` (a request's JSON text) with `http`'s method and headers. */
+  async post(http: NonNullable<GatewayRequest['http']>, body: string): Promise<SubgraphResponse> {
     const response = await this.fetcher(http.url, {
       method: http.method,
       headers: Object.fromEntries(http.headers),
@@ -303,6 +318,34 @@ export class CallerForwardingDataSource extends RemoteGraphQLDataSource<RouterCo
       throw new Error(`Expected JSON response body, but received: ${String(parsed)}`);
     }
     return { ...(parsed as SubgraphResponse), http: response };
+  }
+
+  /** One POST of many requests' JSON texts as an array; their answers in order. */
+  async postBatch(
+    http: NonNullable<GatewayRequest['http']>,
+    bodies: string[],
+  ): Promise<SubgraphResponse[]> {
+    const response = await this.fetcher(http.url, {
+      method: 'POST',
+      headers: {
+        'content-type': 'application/json',
+        ...(http.headers.get('x-request-id')
+          ? { 'x-request-id': http.headers.get('x-request-id')! }
+          : {}),
+      },
+      body: `[${bodies.join(',')}]`,
+    });
+    if (!response.ok) throw await this.errorFromResponse(response);
+    const parsed = await this.parseBody(response);
+    if (!Array.isArray(parsed) || parsed.length !== bodies.length) {
+      throw new Error(`${this.name} answered a batch of ${bodies.length} with something else`);
+    }
+    return parsed.map((one: unknown) => {
+      if (typeof one !== 'object' || one === null || Array.isArray(one)) {
+        throw new Error(`Expected JSON response body, but received: ${String(one)}`);
+      }
+      return { ...(one as SubgraphResponse), http: response };
+    });
   }
 
   override async willSendRequest(options: ProcessOptions): Promise<void> {
@@ -330,5 +373,74 @@ export class CallerForwardingDataSource extends RemoteGraphQLDataSource<RouterCo
       // demand a signature, so they get the anonymous one.
       http.headers.set(CALLER_HEADER, await this.signCaller(ANONYMOUS, binding));
     }
+  }
+}
+
+interface QueuedFetch {
+  readonly http: NonNullable<GatewayRequest['http']>;
+  /** The request's JSON text without its closing brace. */
+  readonly body: string;
+  resolve(response: SubgraphResponse): void;
+  reject(error: unknown): void;
+}
+
+/**
+ * Cross-request fetch batching. The fetches a subgraph gets in one turn of
+ * the event loop — the parallel fetches of one plan, and those of every
+ * other operation in flight that reached the same step — go as one POST of
+ * an array (the batch format of `@arcadia/subgraph-kit`), each operation
+ * carrying its own caller, signed for that operation alone, and its request
+ * id in `extensions`, and each answer goes back to its own fetch. A lone
+ * fetch goes as an ordinary request. So under load the router and the
+ * subgraph handle one HTTP exchange for many fetches, and nobody's fetch
+ * waits longer than the turn it was made in.
+ */
+class FetchBatcher {
+  private queue: QueuedFetch[] = [];
+  private scheduled = false;
+
+  constructor(
+    private readonly source: CallerForwardingDataSource,
+    private readonly options: { maxSize: number; onBatch: (size: number) => void },
+  ) {}
+
+  add(fetch: Omit<QueuedFetch, 'resolve' | 'reject'>): Promise<SubgraphResponse> {
+    return new Promise<SubgraphResponse>((resolve, reject) => {
+      this.queue.push({ ...fetch, resolve, reject });
+      if (this.queue.length >= this.options.maxSize) {
+        this.flush();
+      } else if (!this.scheduled) {
+        this.scheduled = true;
+        setImmediate(() => this.flush());
+      }
+    });
+  }
+
+  private flush(): void {
+    this.scheduled = false;
+    const batch = this.queue;
+    this.queue = [];
+    if (batch.length === 0) return;
+    this.options.onBatch(batch.length);
+    if (batch.length === 1) {
+      const [only] = batch as [QueuedFetch];
+      this.source.post(only.http, `${only.body}}`).then(
+        (response) => only.resolve(response),
+        (error: unknown) => only.reject(error),
+      );
+      return;
+    }
+    const bodies = batch.map(({ http, body }) => {
+      const extensions: Record<string, string> = {};
+      const caller = http.headers.get(CALLER_HEADER);
+      if (caller) extensions[CALLER_HEADER] = caller;
+      const requestId = http.headers.get('x-request-id');
+      if (requestId) extensions['x-request-id'] = requestId;
+      return `${body},"extensions":${JSON.stringify(extensions)}}`;
+    });
+    this.source.postBatch(batch[0]!.http, bodies).then(
+      (answers) => batch.forEach((fetch, i) => fetch.resolve(answers[i]!)),
+      (error: unknown) => batch.forEach((fetch) => fetch.reject(error)),
+    );
   }
 }

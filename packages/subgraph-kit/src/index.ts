@@ -36,6 +36,8 @@ import { withArgumentChecks } from './arguments.js';
 // Operations in one batch from the router: one subscription event's entity
 // fetches for as many callers as receive it.
 const MAX_BATCH = 1_000;
+// A request id the router passes on (its own or its client's sane one).
+const REQUEST_ID = /^[\w.:-]{1,128}$/;
 
 /** The GraphQL request of a GET: `variables` arrive as JSON text. */
 function getRequest(query: Record<string, unknown>): SignedRequest {
@@ -297,10 +299,13 @@ export function createSubgraphServer<TContext extends BaseContext>(
         if (typeof request.query !== 'string') {
           return badRequest('Each operation needs a query.');
         }
+        // The router batches fetches of many operations: each has its own id.
+        const ownId = request.extensions?.['x-request-id'];
+        const operationId = typeof ownId === 'string' && REQUEST_ID.test(ownId) ? ownId : requestId;
         const contextValue = await options.context({
           caller,
-          logger: logger.child({ requestId }),
-          requestId,
+          logger: logger.child({ requestId: operationId }),
+          requestId: operationId,
         });
         const response = await apollo.executeOperation(
           {

@@ -1,10 +1,7 @@
 import { createHash, randomUUID } from 'node:crypto';
-import {
-  executeQueryPlan,
-  type GraphQLDataSource,
-  type GraphQLDataSourceProcessOptions,
-} from '@apollo/gateway';
-import type { QueryPlan } from '@apollo/query-planner';
+import type { GraphQLDataSource, GraphQLDataSourceProcessOptions } from '@apollo/gateway';
+import type { PlanNode } from '@apollo/query-planner';
+import { runPlan } from '../execution/index.js';
 import {
   GraphQLError,
   print,
@@ -586,25 +583,29 @@ class Pipeline {
         ),
       };
     }
-    const queryPlan: QueryPlan = {
-      kind: 'QueryPlan',
-      node: plan.rest ? { kind: 'Sequence', nodes: [plan.primary, plan.rest] } : plan.primary,
-    };
-    const serviceMap: Record<string, GraphQLDataSource<RouterContext>> = Object.fromEntries(
+    const node: PlanNode = plan.rest
+      ? { kind: 'Sequence', nodes: [plan.primary, plan.rest] }
+      : plan.primary;
+    const serviceMap = new Map<string, GraphQLDataSource<RouterContext>>(
       this.deps.eventDataSources,
     );
     // The primary fetch is answered by the event itself; any other fetch to
     // the same subgraph (an entity fetch in `rest`) goes to the real one.
-    serviceMap[plan.primary.serviceName] = new EventDataSource(
-      event,
-      plan.primary.operation,
-      this.deps.eventDataSources.get(plan.primary.serviceName),
+    serviceMap.set(
+      plan.primary.serviceName,
+      new EventDataSource(
+        event,
+        plan.primary.operation,
+        this.deps.eventDataSources.get(plan.primary.serviceName),
+      ),
     );
     try {
-      const result = await executeQueryPlan(
-        queryPlan,
-        serviceMap,
-        {
+      const result = await runPlan({
+        planning: this.deps.planner.planning,
+        node,
+        shape: plan.shape,
+        dataSources: serviceMap,
+        requestContext: {
           request: {
             query: this.source,
             variables: this.args.variables,
@@ -618,11 +619,8 @@ class Pipeline {
           source: this.source,
           operationName: this.args.operationName ?? null,
           operation: plan.operationContext.operation,
-        } as unknown as Parameters<typeof executeQueryPlan>[2],
-        plan.operationContext,
-        this.deps.planner.supergraphSchema,
-        this.deps.planner.apiFederationSchema,
-      );
+        } as unknown as Parameters<typeof runPlan>[0]['requestContext'],
+      });
       // A null the gateway propagated gets its error, as a query's does.
       const { extensions: _report, ...explained } = explainNulls(
         {

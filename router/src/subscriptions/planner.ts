@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { buildOperationContext } from '@apollo/gateway';
-import { operationFromDocument, Supergraph, type Schema } from '@apollo/federation-internals';
-import { QueryPlanner, type FetchNode, type PlanNode } from '@apollo/query-planner';
+import type { Schema } from '@apollo/federation-internals';
+import type { FetchNode, PlanNode } from '@apollo/query-planner';
 import {
   GraphQLError,
   Kind,
@@ -10,6 +10,8 @@ import {
   type DocumentNode,
   type GraphQLSchema,
 } from 'graphql';
+import type { Planning } from '../execution/planning.js';
+import { compileShape, type ShapePlan } from '../execution/shape.js';
 
 /** The gateway's view of one operation (fragments resolved, operation picked). */
 export type OperationContext = ReturnType<typeof buildOperationContext>;
@@ -28,6 +30,8 @@ export interface SubscriptionPlan {
    */
   readonly shared: boolean;
   readonly operationContext: OperationContext;
+  /** The operation compiled for shaping each event's result (see `execution/shape.ts`). */
+  readonly shape: ShapePlan;
   /** A stable key of the document and operation name. */
   readonly key: string;
 }
@@ -50,15 +54,13 @@ export class SubscriptionPlanner {
   readonly supergraphSchema: GraphQLSchema;
   /** The API schema in federation-internals form, also for `executeQueryPlan`. */
   readonly apiFederationSchema: Schema;
-  private readonly planner: QueryPlanner;
   private readonly cache = new Map<string, SubscriptionPlan>();
 
-  constructor(supergraphSdl: string) {
-    const supergraph = Supergraph.build(supergraphSdl);
-    this.apiFederationSchema = supergraph.apiSchema();
-    this.apiSchema = this.apiFederationSchema.toGraphQLJSSchema();
-    this.supergraphSchema = supergraph.schema.toGraphQLJSSchema();
-    this.planner = new QueryPlanner(supergraph);
+  /** @param planning The supergraph as the query executor plans it (one planner for both). */
+  constructor(readonly planning: Planning) {
+    this.apiSchema = planning.apiSchema;
+    this.supergraphSchema = planning.supergraphSchema;
+    this.apiFederationSchema = planning.apiFederationSchema;
   }
 
   /** Plans a validated subscription document; throws a GraphQLError for anything else. */
@@ -79,10 +81,7 @@ export class SubscriptionPlanner {
     if (operationContext.operation.operation !== OperationTypeNode.SUBSCRIPTION) {
       throw new GraphQLError('Only subscriptions are served here.');
     }
-    const operation = operationFromDocument(this.apiFederationSchema, document, {
-      operationName: operationName ?? undefined,
-    });
-    const queryPlan = this.planner.buildQueryPlan(operation);
+    const queryPlan = this.planning.plan(document, operationName ?? undefined);
     const node = queryPlan.node;
     if (node?.kind !== 'Subscription') {
       throw new GraphQLError('The operation did not plan as a subscription.');
@@ -92,6 +91,7 @@ export class SubscriptionPlanner {
       rest: node.rest,
       shared: this.isShared(operationContext),
       operationContext,
+      shape: compileShape(this.apiSchema, operationContext.operation, document),
       key,
     };
     if (this.cache.size >= MAX_CACHED_PLANS) {

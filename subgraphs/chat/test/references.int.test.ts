@@ -152,6 +152,29 @@ describe('sending through the store', () => {
     const stored = await serverStore.messages.page(conversation.id, { limit: 10 });
     expect(stored.map((m) => m.text)).toEqual(['mine', 'once', 'hello']);
   });
+  it('writes a message once per client message id when Redis has lost the claim, from the durable record', async () => {
+    const [alice, bob] = [randomUUID(), randomUUID()];
+    const { conversation } = await conversationWithMessage([alice, bob]);
+    const send = (text: string) =>
+      serverStore.sendMessage({
+        conversationId: conversation.id,
+        senderId: alice,
+        text,
+        clientMessageId: 'lost-claim',
+      });
+    const first = await send('once');
+    // As after an eviction or a failover: the claim is gone, Cassandra's record is not.
+    const claims = await serverStore.live.redis.keys(
+      `${config.REDIS_KEY_PREFIX}chat:client-message:{${conversation.id}}:${alice}:lost-claim`,
+    );
+    expect(claims).toHaveLength(1);
+    await serverStore.live.redis.del(...claims);
+
+    const retry = await send('again');
+    expect(retry).toMatchObject({ isNew: false, message: { id: first.message.id, text: 'once' } });
+    const stored = await serverStore.messages.page(conversation.id, { limit: 10 });
+    expect(stored.map((m) => m.text)).toEqual(['once', 'hello']);
+  });
 });
 
 describe('entity references', () => {

@@ -120,6 +120,7 @@ export function createConversations(scope: ChatScope) {
         });
       }
       if (!(await repo.removeMember(conversationId, userId))) return false;
+      loaders.conversationWithMembers.clear(conversationId);
       loaders.members.clear(conversationId);
       loaders.membership.clear(conversationId);
       // The leave is done; a set left behind is never read again (only members' are).
@@ -139,6 +140,7 @@ export function createConversations(scope: ChatScope) {
       const userId = access.requireUser();
       const conversation = await access.requireConversation(conversationId);
       await repo.setMuted(conversationId, userId, muted);
+      loaders.conversationWithMembers.clear(conversationId);
       loaders.members.clear(conversationId);
       loaders.membership.clear(conversationId);
       return conversation;

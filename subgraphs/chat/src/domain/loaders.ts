@@ -17,6 +17,15 @@ import type {
 
 /** Per-request batching and caching: each conversation, member list or message is read once per request. */
 export interface ChatLoaders {
+  /**
+   * A conversation and its members, read together (one query where a send
+   * needs both); `conversation` and `members` answer from it. After a change
+   * of members, clear it as well as `members` and `membership`.
+   */
+  readonly conversationWithMembers: DataLoader<
+    string,
+    { conversation: ConversationRow | null; members: MemberRow[] }
+  >;
   readonly conversation: DataLoader<string, ConversationRow | null>;
   readonly members: DataLoader<string, MemberRow[]>;
   /** The caller's membership, by conversation id. */
@@ -28,11 +37,6 @@ export interface ChatLoaders {
   readonly unread: DataLoader<string, number | null>;
 }
 
-const byKey = <T, K>(keys: readonly K[], rows: readonly T[], key: (row: T) => K) => {
-  const map = new Map(rows.map((row) => [key(row), row]));
-  return keys.map((k) => map.get(k) ?? null);
-};
-
 /** The loaders of one request of `userId` (null when anonymous), over its own repository. */
 export function createLoaders(
   repo: ConversationRepository,
@@ -40,12 +44,21 @@ export function createLoaders(
   userId: string | null,
 ): ChatLoaders {
   const { messages, live } = store;
+  // Both of one id in the same tick (requireConversation asks for both at once) share one query.
+  const fromBoth = async <T>(
+    ids: readonly string[],
+    pick: (both: { conversation: ConversationRow | null; members: MemberRow[] }) => T,
+  ): Promise<(T | Error)[]> =>
+    (await loaders.conversationWithMembers.loadMany(ids)).map((both) =>
+      both instanceof Error ? both : pick(both),
+    );
   const loaders: ChatLoaders = {
-    conversation: new DataLoader(async (ids) => byKey(ids, await repo.byIds(ids), (r) => r.id)),
-    members: new DataLoader(async (ids) => {
-      const rows = await repo.membersOf(ids);
-      return ids.map((id) => rows.filter((r) => r.conversationId === id));
+    conversationWithMembers: new DataLoader(async (ids) => {
+      const found = new Map((await repo.withMembers(ids)).map((b) => [b.conversation.id, b]));
+      return ids.map((id) => found.get(id) ?? { conversation: null, members: [] });
     }),
+    conversation: new DataLoader((ids) => fromBoth(ids, (both) => both.conversation)),
+    members: new DataLoader((ids) => fromBoth(ids, (both) => both.members)),
     // From the member list: one query answers both "is the caller in it" and "who else is".
     membership: new DataLoader(async (ids) => {
       const lists = await loaders.members.loadMany(ids);

@@ -80,6 +80,11 @@ export function createMessages(scope: ChatScope, notifyOffline: NotifyOffline) {
       const senderId = access.requireUser();
       const text = validText(textArg, 'text');
       checkClientMessageId(clientMessageId);
+      // The send limit is counted alongside the membership read (one round
+      // trip less per send); a refused send counts against the caller's own
+      // limit either way, and FORBIDDEN still wins over RATE_LIMITED.
+      const limit = store.live.consumeSend(senderId);
+      limit.catch(() => undefined); // awaited below, unless the checks throw first
       const conversation = await access.requireConversation(conversationId);
       const members = await loaders.members.load(conversationId);
       const others = members.map((m) => m.userId).filter((id) => id !== senderId);
@@ -88,7 +93,7 @@ export function createMessages(scope: ChatScope, notifyOffline: NotifyOffline) {
           field: 'conversationId',
         });
       }
-      const wait = await store.live.consumeSend(senderId);
+      const wait = await limit;
       if (wait !== null) throw rateLimited(wait, 'Too many messages; wait a moment.');
 
       const { message, isNew } = await store.sendMessage({
@@ -107,10 +112,13 @@ export function createMessages(scope: ChatScope, notifyOffline: NotifyOffline) {
       for (const f of followUps) {
         if (f.status === 'rejected') logger.warn({ err: f.reason }, 'after-send update failed');
       }
-      await tell([senderId, ...others], { type: 'MessageAdded', message: messageJson(message) });
-      await notifyOffline(conversation, message, members).catch((error: unknown) => {
-        logger.warn({ err: error }, 'push notifications could not be queued');
-      });
+      // Both after the unread counts moved (an event or a push carries them), not after each other.
+      await Promise.all([
+        tell([senderId, ...others], { type: 'MessageAdded', message: messageJson(message) }),
+        notifyOffline(conversation, message, members).catch((error: unknown) => {
+          logger.warn({ err: error }, 'push notifications could not be queued');
+        }),
+      ]);
       return message;
     },
 

@@ -120,6 +120,12 @@ export interface NewMessage {
 /** Whether this send claimed its client message id first, or which time id the first claim took. */
 export type ClientMessageClaim = { won: true } | { won: false; timeId: string };
 
+/** A send recorded in `client_messages`. */
+export interface RecordedSend {
+  readonly timeId: string;
+  readonly text: string;
+}
+
 /** Outcome of a send. */
 export type SendResult =
   /** Written now. */
@@ -134,7 +140,21 @@ export interface MessageStore {
    * outcome of claiming the client id in Redis (`LiveStore.claimClientMessage`).
    * The domain sends through `Store.sendMessage` (send.ts), which does both.
    */
-  send(message: NewMessage, claim: ClientMessageClaim): Promise<SendResult>;
+  send(
+    message: NewMessage,
+    claim: ClientMessageClaim,
+    /**
+     * What `recorded` answered for this client id, read before the claim
+     * (send.ts reads it alongside the Redis steps); read here when absent.
+     */
+    recorded?: RecordedSend | null,
+  ): Promise<SendResult>;
+  /** The durable record of a sender's client message id: its time id and text, or null. */
+  recorded(
+    conversationId: string,
+    senderId: string,
+    clientMessageId: string,
+  ): Promise<RecordedSend | null>;
   byRef(conversationId: string, timeId: string): Promise<MessageRow | null>;
   /**
    * A page of a conversation: newest first before `before` (a time id, or
@@ -185,9 +205,17 @@ export async function openMessageStore(options: {
   const timeuuid = (id: string) => TimeUuid.fromString(id);
   const COLUMNS = 'conversation_id, id, sender_id, body, client_message_id, edited_at, deleted';
 
+  // Buckets this process has written to message_buckets: a bucket row is
+  // never deleted, so writing it again for every message of the bucket
+  // (hours of messages) is a Cassandra write per send for nothing. Forgotten
+  // wholesale when large; a forgotten bucket is only written once more.
+  const knownBuckets = new Set<string>();
+  const KNOWN_BUCKETS_MAX = 100_000;
+
   async function write(m: NewMessage): Promise<MessageRow> {
     const bucket = bucketOf(m.timeId);
-    await Promise.all([
+    const bucketKey = `${m.conversationId}:${bucket.toString()}`;
+    const writes = [
       client.execute(
         `INSERT INTO messages (conversation_id, bucket, id, sender_id, body, client_message_id, deleted)
          VALUES (?, ?, ?, ?, ?, ?, false)`,
@@ -200,11 +228,22 @@ export async function openMessageStore(options: {
           m.clientMessageId,
         ],
       ),
-      client.execute('INSERT INTO message_buckets (conversation_id, bucket) VALUES (?, ?)', [
-        uuid(m.conversationId),
-        bucket,
-      ]),
-    ]);
+    ];
+    if (!knownBuckets.has(bucketKey)) {
+      writes.push(
+        client
+          .execute('INSERT INTO message_buckets (conversation_id, bucket) VALUES (?, ?)', [
+            uuid(m.conversationId),
+            bucket,
+          ])
+          .then((result) => {
+            if (knownBuckets.size >= KNOWN_BUCKETS_MAX) knownBuckets.clear();
+            knownBuckets.add(bucketKey);
+            return result;
+          }),
+      );
+    }
+    await Promise.all(writes);
     return {
       id: encodeMessageId(m),
       conversationId: m.conversationId,
@@ -216,6 +255,23 @@ export async function openMessageStore(options: {
       editedAt: null,
       deleted: false,
     };
+  }
+
+  async function recorded(
+    conversationId: string,
+    senderId: string,
+    clientMessageId: string,
+  ): Promise<RecordedSend | null> {
+    const { rows } = await client.execute(
+      'SELECT id, body FROM client_messages WHERE conversation_id = ? AND sender_id = ? AND client_message_id = ?',
+      [uuid(conversationId), uuid(senderId), clientMessageId],
+    );
+    return rows[0]
+      ? {
+          timeId: (rows[0].get('id') as cassandra.types.TimeUuid).toString(),
+          text: rows[0].get('body') as string,
+        }
+      : null;
   }
 
   async function byRef(conversationId: string, timeId: string): Promise<MessageRow | null> {
@@ -278,20 +334,9 @@ export async function openMessageStore(options: {
   }
 
   return {
-    async send(m, claim) {
+    recorded,
+    async send(m, claim, prerecorded) {
       const key = [uuid(m.conversationId), uuid(m.senderId), m.clientMessageId];
-      const recorded = async () => {
-        const { rows } = await client.execute(
-          'SELECT id, body FROM client_messages WHERE conversation_id = ? AND sender_id = ? AND client_message_id = ?',
-          key,
-        );
-        return rows[0]
-          ? {
-              timeId: (rows[0].get('id') as cassandra.types.TimeUuid).toString(),
-              text: rows[0].get('body') as string,
-            }
-          : null;
-      };
       const recover = async (timeId: string, text: string): Promise<SendResult> => {
         const existing = await byRef(m.conversationId, timeId);
         if (existing) return { kind: 'existing', message: existing, recovered: false };
@@ -301,7 +346,10 @@ export async function openMessageStore(options: {
 
       if (claim.won) {
         // The claim in Redis may have been lost (eviction, failover): the record here is durable.
-        const prior = await recorded();
+        const prior =
+          prerecorded !== undefined
+            ? prerecorded
+            : await recorded(m.conversationId, m.senderId, m.clientMessageId);
         if (prior) return recover(prior.timeId, prior.text);
         const [message] = await Promise.all([
           write(m),
@@ -319,7 +367,7 @@ export async function openMessageStore(options: {
         await new Promise((r) => setTimeout(r, 50));
       }
       // Claimed two seconds ago and still not written: that send died.
-      const prior = await recorded();
+      const prior = await recorded(m.conversationId, m.senderId, m.clientMessageId);
       return recover(prior?.timeId ?? claim.timeId, prior?.text ?? m.text);
     },
     byRef,
