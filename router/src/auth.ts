@@ -1,5 +1,13 @@
 import { ANONYMOUS, bearerToken, type Caller, type createTokenVerifier } from '@arcadia/auth';
+import { ErrorCode, UserError } from '@arcadia/errors';
+import { LRUCache } from 'lru-cache';
 import { sessionRevoked, type SessionGuard } from './sessions.js';
+
+/** How many verified tokens are remembered, and for how long at most. */
+export interface VerifiedTokenCache {
+  readonly max: number;
+  readonly ttlMs: number;
+}
 
 /** Who is calling, as one bearer token says. */
 export interface Authenticated {
@@ -27,7 +35,31 @@ export const INVALID_TOKEN_CHALLENGE = 'Bearer error="invalid_token"';
 export function createAuthenticator(
   verifier: ReturnType<typeof createTokenVerifier>,
   sessions: Pick<SessionGuard, 'isRevoked'>,
+  cache: VerifiedTokenCache = { max: 10_000, ttlMs: 60_000 },
 ): Authenticate {
+  // A token's signature check (Ed25519) is most of what authentication
+  // costs, and a client sends the same token with every request until it
+  // refreshes it. A token that verified is remembered by its exact text
+  // (signature included) for at most `ttlMs`, never past its expiry, so a
+  // key withdrawn from a remote JWKS stops being honoured within `ttlMs`.
+  // Refusals are not remembered: garbage cannot fill the cache. The
+  // session check below still runs on every request.
+  const verified = new LRUCache<string, { caller: Caller; expiresAt: Date }>({
+    max: cache.max,
+    ttl: cache.ttlMs,
+  });
+  const verify = async (token: string) => {
+    const known = verified.get(token);
+    if (known) {
+      if (Date.now() < known.expiresAt.getTime()) return known;
+      verified.delete(token);
+      throw tokenExpired();
+    }
+    const { expiresAt, ...caller } = await verifier.verify(token);
+    const result = { caller, expiresAt };
+    verified.set(token, result);
+    return result;
+  };
   return async (authorization) => {
     // Anything but a string (a number, an object in connection params) is
     // not a bearer token; bearerToken refuses it like a malformed header.
@@ -37,11 +69,21 @@ export function createAuthenticator(
         : JSON.stringify(authorization);
     const token = bearerToken(header);
     if (token === null) return { caller: ANONYMOUS, expiresAt: null };
-    const { expiresAt, ...caller } = await verifier.verify(token);
+    const { caller, expiresAt } = await verify(token);
     // A signed-out session's tokens verify until they expire; accounts' word is final.
     if (caller.sessionId && (await sessions.isRevoked(caller.sessionId))) throw sessionRevoked();
     return { caller, expiresAt };
   };
+}
+
+/** What the token verifier says of an expired token, for one it verified before. */
+function tokenExpired(): UserError {
+  return new UserError(
+    ErrorCode.UNAUTHENTICATED,
+    'The access token has expired.',
+    { reason: 'TOKEN_EXPIRED' },
+    { httpStatus: 401 },
+  );
 }
 
 /**

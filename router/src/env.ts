@@ -89,6 +89,16 @@ const shape = {
    * every fetch on its own (for subgraphs that do not take batches).
    */
   SUBGRAPH_BATCH_MAX: z.coerce.number().int().min(1).max(1_000).default(64),
+  /**
+   * Most bytes of fetches in one batch (their JSON text): below the
+   * subgraphs' body limit (1 MB by default), so that fetches that each fit
+   * it are never refused together. A fetch larger than this goes alone.
+   */
+  SUBGRAPH_BATCH_MAX_BYTES: z.coerce
+    .number()
+    .int()
+    .min(1_024)
+    .default(512 * 1024),
   /** Per-fetch budget for one subgraph request, headers and body included. */
   SUBGRAPH_TIMEOUT_MS: z.coerce.number().int().min(1).default(10_000),
   /** How long `/ready` waits for each subgraph's `/health`. */

@@ -107,9 +107,7 @@ export async function createRouter(deps: RouterDeps): Promise<Router> {
 
   // name → GraphQL URL of every subgraph the gateway talks to (for /ready).
   const subgraphs = new Map<string, string>();
-  // name → its fetcher; the subscription engine's batched entity fetches use them too.
-  const subgraphFetchers = new Map<string, ReturnType<typeof createSubgraphFetcher>>();
-  // name → its data source, for the router's plan executor.
+  // name → its data source, for the router's plan executor and the subscription engine's entity fetches.
   const dataSources = new Map<string, CallerForwardingDataSource>();
   // The HTTP client of every subgraph fetch: keep-alive connections pooled
   // per subgraph origin, without a cap (as Node's fetch), closed with the router.
@@ -130,7 +128,6 @@ export async function createRouter(deps: RouterDeps): Promise<Router> {
         logger,
         dispatcher: subgraphClient,
       });
-      subgraphFetchers.set(name, fetcher);
       const sharedFetches = { service: name };
       const dataSource = new CallerForwardingDataSource(
         {
@@ -148,6 +145,7 @@ export async function createRouter(deps: RouterDeps): Promise<Router> {
             ? {
                 batch: {
                   maxSize: config.SUBGRAPH_BATCH_MAX,
+                  maxLength: config.SUBGRAPH_BATCH_MAX_BYTES,
                   onBatch: (size: number) => metrics.subgraphBatchSize.observe(sharedFetches, size),
                 },
               }
@@ -245,7 +243,7 @@ export async function createRouter(deps: RouterDeps): Promise<Router> {
   const subscriptionMetrics = createSubscriptionMetrics(metrics.registry);
   const engine = new SubscriptionEngine({
     planner,
-    subgraphFetchers,
+    dataSources,
     subgraphUrls: subgraphs,
     signCaller,
     // A fifth of the signature's life, and at least 5 s, is left for the

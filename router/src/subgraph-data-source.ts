@@ -213,7 +213,7 @@ export class CallerForwardingDataSource extends RemoteGraphQLDataSource<RouterCo
        * Send the fetches made in one turn of the event loop as one POST of
        * an array (see {@link FetchBatcher}); called with each batch's size.
        */
-      batch?: { maxSize: number; onBatch: (size: number) => void };
+      batch?: { maxSize: number; maxLength: number; onBatch: (size: number) => void };
     },
     private readonly signCaller: CallerSigner,
   ) {
@@ -392,22 +392,42 @@ interface QueuedFetch {
  * carrying its own caller, signed for that operation alone, and its request
  * id in `extensions`, and each answer goes back to its own fetch. A lone
  * fetch goes as an ordinary request. So under load the router and the
- * subgraph handle one HTTP exchange for many fetches, and nobody's fetch
- * waits longer than the turn it was made in.
+ * subgraph handle one HTTP exchange for many fetches; no fetch waits to be
+ * sent beyond the turn it was made in. A batch is bounded in fetches and
+ * bytes (below the subgraphs' body limit). The price, as with any
+ * batching: the subgraph answers a batch when its last operation is done,
+ * so a slow operation delays the others of its batch, and the fetch
+ * timeout applies to the batch as a whole.
  */
 class FetchBatcher {
   private queue: QueuedFetch[] = [];
+  /** Bytes of the queued bodies. */
+  private queuedLength = 0;
   private scheduled = false;
 
   constructor(
     private readonly source: CallerForwardingDataSource,
-    private readonly options: { maxSize: number; onBatch: (size: number) => void },
+    private readonly options: {
+      maxSize: number;
+      /** Most body bytes in one batch: fetches that fit a subgraph's body limit alone still do together. */
+      maxLength: number;
+      onBatch: (size: number) => void;
+    },
   ) {}
 
   add(fetch: Omit<QueuedFetch, 'resolve' | 'reject'>): Promise<SubgraphResponse> {
     return new Promise<SubgraphResponse>((resolve, reject) => {
+      const length = Buffer.byteLength(fetch.body);
+      // A batch that would outgrow the byte bound goes first, without it.
+      if (this.queue.length && this.queuedLength + length > this.options.maxLength) {
+        this.flush();
+      }
       this.queue.push({ ...fetch, resolve, reject });
-      if (this.queue.length >= this.options.maxSize) {
+      this.queuedLength += length;
+      if (
+        this.queue.length >= this.options.maxSize ||
+        this.queuedLength >= this.options.maxLength
+      ) {
         this.flush();
       } else if (!this.scheduled) {
         this.scheduled = true;
@@ -420,6 +440,7 @@ class FetchBatcher {
     this.scheduled = false;
     const batch = this.queue;
     this.queue = [];
+    this.queuedLength = 0;
     if (batch.length === 0) return;
     this.options.onBatch(batch.length);
     if (batch.length === 1) {

@@ -2,7 +2,7 @@
  * The router's one authentication: the same caller and the same refusals
  * for the HTTP header, the SSE request and the graphql-ws connection params.
  */
-import { beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it, vi } from 'vitest';
 import { createTokenSigner, createTokenVerifier, generateJwtKey, publicJwks } from '@arcadia/auth';
 import { UserError } from '@arcadia/errors';
 import {
@@ -73,6 +73,74 @@ describe('authentication', () => {
     for (const bad of ['Bearer junk', 'Basic dXNlcjpwYXNz', 42, { token: 'x' }, ['Bearer x']]) {
       expect(await refusal(bad)).toBe('TOKEN_INVALID');
     }
+  });
+});
+
+describe('remembering verified tokens', () => {
+  it('answers a token it verified before without verifying it again', async () => {
+    const key = await generateJwtKey();
+    const verifier = createTokenVerifier({ jwks: publicJwks([key]) });
+    let verifications = 0;
+    const counting = {
+      verify: (token: string) => {
+        verifications++;
+        return verifier.verify(token);
+      },
+    };
+    const auth = createAuthenticator(counting, { isRevoked: () => Promise.resolve(false) });
+    const { token } = await createTokenSigner([key]).sign(
+      { userId: 'u1', roles: [], scopes: [] },
+      60,
+    );
+    const first = await auth(`Bearer ${token}`);
+    expect(await auth(`Bearer ${token}`)).toEqual(first);
+    expect(verifications).toBe(1);
+    // Another token is verified on its own: the cache is keyed by the exact token.
+    const other = await createTokenSigner([key]).sign({ userId: 'u2', roles: [], scopes: [] }, 60);
+    expect((await auth(`Bearer ${other.token}`)).caller.userId).toBe('u2');
+    expect(verifications).toBe(2);
+  });
+
+  it('refuses a remembered token with TOKEN_EXPIRED once it expires', async () => {
+    const key = await generateJwtKey();
+    const auth = createAuthenticator(createTokenVerifier({ jwks: publicJwks([key]) }), {
+      isRevoked: () => Promise.resolve(false),
+    });
+    const { token } = await createTokenSigner([key]).sign(
+      { userId: 'u1', roles: [], scopes: [] },
+      1,
+    );
+    await auth(`Bearer ${token}`);
+    vi.useFakeTimers({ now: Date.now() + 2_000, toFake: ['Date'] });
+    try {
+      const error = await auth(`Bearer ${token}`).then(
+        () => undefined,
+        (e: unknown) => e,
+      );
+      expect((error as UserError).extensions).toMatchObject({
+        code: 'UNAUTHENTICATED',
+        reason: 'TOKEN_EXPIRED',
+      });
+    } finally {
+      vi.useRealTimers();
+    }
+  });
+
+  it('checks the session of a remembered token on every request', async () => {
+    const key = await generateJwtKey();
+    let revoked = false;
+    const auth = createAuthenticator(createTokenVerifier({ jwks: publicJwks([key]) }), {
+      isRevoked: () => Promise.resolve(revoked),
+    });
+    const { token } = await createTokenSigner([key]).sign(
+      { userId: 'u1', roles: [], scopes: [], sessionId: 's1' },
+      60,
+    );
+    await auth(`Bearer ${token}`);
+    revoked = true;
+    await expect(auth(`Bearer ${token}`)).rejects.toMatchObject({
+      extensions: { reason: 'SESSION_REVOKED' },
+    });
   });
 });
 

@@ -23,7 +23,6 @@ import type { Logger } from '@arcadia/observability';
 import { explainNulls } from '../null-propagation.js';
 import type { ContextBuilder, RouterContext } from '../request-context.js';
 import { newRequestRecord } from '../request-context.js';
-import { BatchingDataSource, type SubgraphFetcher } from './batching.js';
 import { Channel } from './channel.js';
 import type { SubscriptionMetrics } from './metrics.js';
 import type { SubscriptionPlan, SubscriptionPlanner } from './planner.js';
@@ -46,8 +45,13 @@ export interface RetryPolicy {
 /** What the engine needs from the router. */
 export interface SubscriptionEngineDeps {
   planner: SubscriptionPlanner;
-  /** Each subgraph's fetcher (the gateway's HTTP client), for the per-event entity fetches. */
-  subgraphFetchers: ReadonlyMap<string, SubgraphFetcher>;
+  /**
+   * Each subgraph's data source, the one queries use, for the per-event
+   * entity fetches: it signs each fetch for its own caller and batches the
+   * fetches of one turn of the event loop (one event reaching many
+   * pipelines) into one request per subgraph.
+   */
+  dataSources: ReadonlyMap<string, GraphQLDataSource<RouterContext>>;
   /** GraphQL URL of each subgraph; its graphql-ws endpoint is the same path. */
   subgraphUrls: ReadonlyMap<string, string>;
   signCaller: CallerSigner;
@@ -135,20 +139,10 @@ export class SubscriptionEngine {
   private readonly upstreams = new Map<string, Upstream>();
   private closed = false;
 
-  // The per-event entity fetches of every pipeline, batched per subgraph.
-  private readonly eventDataSources: Map<string, GraphQLDataSource<RouterContext>>;
+  private readonly eventDataSources: ReadonlyMap<string, GraphQLDataSource<RouterContext>>;
 
   constructor(private readonly deps: SubscriptionEngineDeps) {
-    this.eventDataSources = new Map(
-      [...deps.subgraphUrls].map(([serviceName, url]) => [
-        serviceName,
-        new BatchingDataSource({
-          serviceName,
-          url,
-          fetcher: deps.subgraphFetchers.get(serviceName)!,
-        }),
-      ]),
-    );
+    this.eventDataSources = deps.dataSources;
   }
 
   /** The planner the engine plans with (its API schema validates client operations). */
