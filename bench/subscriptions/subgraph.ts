@@ -79,8 +79,21 @@ const tickTypes = `
   }
 `;
 
+/**
+ * `User.name` carries Arcadia's `@shared` directive: a user's name is the
+ * same whoever asks, so the router may fetch it once, as the anonymous
+ * caller, for every subscriber an event reaches, also when the
+ * subscription itself is per caller (`--shared no`). Other gateways ignore
+ * the directive (Hive fetches as one anonymous caller for everyone anyway).
+ */
 export const usersTypeDefs = gql`
-  ${link}
+  extend schema
+    @link(url: "https://specs.apollo.dev/federation/v2.7", import: ["@key", "@composeDirective"])
+    @link(url: "https://arcadia.dev/directives/v1.0", import: ["@shared"])
+    @composeDirective(name: "@shared")
+
+  "Values of this field are the same for every caller."
+  directive @shared on FIELD_DEFINITION
 
   type Query {
     user(id: ID!): User
@@ -88,7 +101,7 @@ export const usersTypeDefs = gql`
 
   type User @key(fields: "id") {
     id: ID!
-    name: String!
+    name: String! @shared
   }
 `;
 

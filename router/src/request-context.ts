@@ -1,7 +1,7 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
 import { randomUUID } from 'node:crypto';
 import type { DocumentNode } from 'graphql';
-import type { Caller, CallerBinding, CallerSigner } from '@arcadia/auth';
+import { ANONYMOUS, type Caller, type CallerBinding, type CallerSigner } from '@arcadia/auth';
 import type { UserError } from '@arcadia/errors';
 import type { SubscriptionPlan } from './subscriptions/planner.js';
 
@@ -141,6 +141,23 @@ export type ContextBuilder = (
   record: RequestRecord,
   stream?: StreamSlot,
 ) => RouterContext;
+
+/**
+ * The context of an operation's fetches that select only `@shared` fields:
+ * the same request (id, record, stream) as `context`, signed as the
+ * anonymous caller without a client address, so every caller's identical
+ * shared fetch is the same fetch and may be sent once. The record keeps
+ * its own caller.
+ */
+export function anonymousContextOf(context: RouterContext, sign: CallerSigner): RouterContext {
+  return {
+    caller: ANONYMOUS,
+    requestId: context.requestId,
+    record: context.record,
+    signedCaller: (binding) => sign(ANONYMOUS, binding),
+    ...(context.stream ? { stream: context.stream } : {}),
+  };
+}
 
 /**
  * The one place an operation's context is built, whatever the transport:

@@ -34,7 +34,7 @@ import { nullPropagationPlugin } from './null-propagation.js';
 import { createOperationRunner, streamingOperationsPlugin } from './operations.js';
 import { trackSocketPresence } from './presence.js';
 import { checkSubgraphs } from './readiness.js';
-import { createContextBuilder, type RouterContext } from './request-context.js';
+import { anonymousContextOf, createContextBuilder, type RouterContext } from './request-context.js';
 import { createOperationLog, requestRecordPlugin } from './request-log.js';
 import { CallerForwardingDataSource, createSubgraphFetcher } from './subgraph-data-source.js';
 import { SubscriptionEngine } from './subscriptions/engine.js';
@@ -201,7 +201,13 @@ export async function createRouter(deps: RouterDeps): Promise<Router> {
     gateway: servingGateway(gateway, (gatewayExecutor) => {
       const executor =
         config.EXECUTOR === 'arcadia'
-          ? createPlanExecutor({ supergraphSdl, dataSources, planning })
+          ? createPlanExecutor({
+              supergraphSdl,
+              dataSources,
+              planning,
+              anonymousContext: (context) =>
+                anonymousContextOf(context as RouterContext, signCaller),
+            })
           : gatewayExecutor;
       return config.DEDUPLICATE_INFLIGHT
         ? deduplicatingExecutor(executor, () => metrics.deduplicatedOperations.inc())
@@ -252,6 +258,7 @@ export async function createRouter(deps: RouterDeps): Promise<Router> {
       config.SUBGRAPH_SOCKET_SIGNATURE_SECONDS * 1000 -
       Math.max(config.SUBGRAPH_SOCKET_SIGNATURE_SECONDS * 200, 5_000),
     buildContext,
+    anonymousContext: (context: RouterContext) => anonymousContextOf(context, signCaller),
     formatError,
     logger: logger.child({ component: 'subscriptions' }),
     metrics: subscriptionMetrics,

@@ -252,14 +252,14 @@ export class CallerForwardingDataSource extends RemoteGraphQLDataSource<RouterCo
   }
 
   /**
-   * The key of a fetch that may be shared, else undefined. Only fetches of
-   * a client's query: a mutation's later fetches must read what it wrote,
-   * not join a read that started before, and subscriptions are the
-   * subscription engine's.
+   * The key of a fetch that may be shared, else undefined. Fetches of a
+   * client's query or of a subscription event (both reads), never a
+   * mutation's: its later fetches must read what it wrote, not join a read
+   * that started before.
    */
   private fetchKey(options: ProcessOptions): string | undefined {
     if (!('incomingRequestContext' in options)) return undefined;
-    if (options.incomingRequestContext.operation?.operation !== OperationTypeNode.QUERY) {
+    if (options.incomingRequestContext.operation?.operation === OperationTypeNode.MUTATION) {
       return undefined;
     }
     const { query, operationName, variables } = options.request;

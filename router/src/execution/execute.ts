@@ -12,7 +12,7 @@ type GatewayGraphQLRequestContext = Parameters<
 >[0];
 import { ERRORS, errorCodeDef } from '@apollo/federation-internals';
 import type { FetchNode, PlanNode, ResponsePath } from '@apollo/query-planner';
-import { GraphQLError, type GraphQLFormattedError } from 'graphql';
+import { GraphQLError, OperationTypeNode, type GraphQLFormattedError } from 'graphql';
 import {
   applyRewrites,
   compileRequires,
@@ -42,6 +42,14 @@ export interface PlanRun {
   readonly types: TypeIndex;
   /** How a fetch whose fields require fields with arguments runs instead (see requires-arguments.ts). */
   readonly repairOf: (fetch: FetchNode) => RequiresRepair | undefined;
+  /** Whether a fetch selects only `@shared` fields (see `Planning.isSharedFetch`). */
+  readonly isSharedFetch: (fetch: FetchNode) => boolean;
+  /**
+   * The context a shared fetch runs with instead of the request's: the
+   * anonymous caller's, so that the subgraph answers alike for everyone and
+   * identical fetches of many callers can be one. Absent: the request's.
+   */
+  readonly sharedContext?: () => unknown;
   /** The keys each subgraph resolves each entity type by. */
   readonly entityKeys: (subgraph: string, type: string) => EntityKeys | undefined;
   /** Variables as sent, over the operation's defaults (for conditions). */
@@ -159,7 +167,7 @@ async function executeRequirementGroup(
     serviceName: group.owner,
     operation: group.ownerOperation,
     operationName: undefined,
-    operationKind: 'query' as FetchNode['operationKind'],
+    operationKind: OperationTypeNode.QUERY,
   };
   const required = await send(
     run,
@@ -316,7 +324,10 @@ async function send(
     kind: INCOMING_OPERATION as never,
     request: { query: fetch.operation, variables, operationName: fetch.operationName },
     incomingRequestContext: run.requestContext,
-    context: run.requestContext.context,
+    context:
+      run.sharedContext && run.isSharedFetch(fetch)
+        ? run.sharedContext()
+        : run.requestContext.context,
     document: fetch.operationDocumentNode,
     pathInIncomingRequest: cursor.path,
   });

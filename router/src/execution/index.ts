@@ -38,6 +38,12 @@ export interface PlanExecutorOptions {
   planning?: Planning;
   /** Operations whose plans are kept (beyond those of documents Apollo Server still holds). */
   maxCachedPlans?: number;
+  /**
+   * The context of the anonymous caller for a request's context: entity
+   * fetches of only `@shared` fields run with it (see `Planning.isSharedFetch`).
+   * Absent: every fetch runs as the request's caller.
+   */
+  anonymousContext?: (context: unknown) => unknown;
 }
 
 /** One operation of one document, ready to run. */
@@ -103,6 +109,7 @@ export function createPlanExecutor(options: PlanExecutorOptions): GatewayExecuto
       shape: prepared.shape,
       dataSources,
       requestContext,
+      anonymousContext: options.anonymousContext,
     });
   };
 }
@@ -119,6 +126,7 @@ export async function runPlan(args: {
   shape: ShapePlan;
   dataSources: PlanRun['dataSources'];
   requestContext: GatewayGraphQLRequestContext;
+  anonymousContext?: ((context: unknown) => unknown) | undefined;
 }): Promise<Awaited<ReturnType<GatewayExecutor>>> {
   const { planning, shape, requestContext } = args;
   const variables = requestContext.request.variables ?? undefined;
@@ -128,6 +136,10 @@ export async function runPlan(args: {
     types: planning.supergraphTypes,
     entityKeys: (subgraph, type) => planning.entityKeys(subgraph, type),
     repairOf: (fetch) => planning.repairOf(fetch),
+    isSharedFetch: (fetch) => planning.isSharedFetch(fetch),
+    ...(args.anonymousContext
+      ? { sharedContext: once(() => args.anonymousContext!(requestContext.context)) }
+      : {}),
     defaults: shape.defaults,
     data: {},
     errors: [],
@@ -191,5 +203,18 @@ export function servingGateway(
     },
     onSchemaLoadOrUpdate: (callback) => gateway.onSchemaLoadOrUpdate(callback),
     stop: () => gateway.stop(),
+  };
+}
+
+/** `make`'s value, made on first use. */
+function once<T>(make: () => T): () => T {
+  let made = false;
+  let value: T;
+  return () => {
+    if (!made) {
+      value = make();
+      made = true;
+    }
+    return value;
   };
 }

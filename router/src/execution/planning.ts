@@ -14,7 +14,11 @@ import {
   type SelectionSetNode,
 } from 'graphql';
 import { compileRequires, type RepresentationBuilder } from './data.js';
-import { analyseRequiresArguments, type RequiresRepair } from './requires-arguments.js';
+import {
+  analyseRequiresArguments,
+  sharedFetch,
+  type RequiresRepair,
+} from './requires-arguments.js';
 import { indexTypes, type TypeIndex } from './type-index.js';
 
 /** The `@key`s a subgraph resolves an entity type by, as builders of the key's fields. */
@@ -43,10 +47,13 @@ export class Planning {
   readonly supergraphTypes: TypeIndex;
   private readonly planner: QueryPlanner;
   private readonly repairs = new WeakMap<FetchNode, RequiresRepair | null>();
+  private readonly sharedFetches = new WeakMap<FetchNode, boolean>();
   /** `join__Graph` value → subgraph name. */
   private readonly graphs = new Map<string, string>();
   /** `subgraph\0type` → its keys (only types with a key in that subgraph). */
   private readonly keys = new Map<string, EntityKeys>();
+  /** `subgraph\0type` → the top-level fields of its keys (resolvable or not). */
+  private readonly keyFieldNames = new Map<string, Set<string>>();
 
   constructor(supergraphSdl: string) {
     const supergraph = Supergraph.build(supergraphSdl);
@@ -70,9 +77,29 @@ export class Planning {
     return repair ?? undefined;
   }
 
+  /**
+   * Whether `fetch` selects only fields every caller gets alike: an entity
+   * fetch whose fields (beyond `__typename` and its types' keys) its
+   * subgraph marked `@shared`. Such a fetch may run as the anonymous
+   * caller, once for everyone who needs it at the same moment.
+   */
+  isSharedFetch(fetch: FetchNode): boolean {
+    let shared = this.sharedFetches.get(fetch);
+    if (shared === undefined) {
+      shared = sharedFetch(fetch, this);
+      this.sharedFetches.set(fetch, shared);
+    }
+    return shared;
+  }
+
   /** The subgraph a `join__Graph` enum value names. */
   subgraphOf(graph: string): string | undefined {
     return this.graphs.get(graph);
+  }
+
+  /** The top-level field names of the keys `subgraph` declares for `type`. */
+  keyFields(subgraph: string, type: string): ReadonlySet<string> {
+    return this.keyFieldNames.get(`${subgraph}\0${type}`) ?? new Set();
   }
 
   /** The keys `subgraph` declares for `type`, if any. */
@@ -114,6 +141,14 @@ export class Planning {
         const id = `${subgraph}\0${type.name}`;
         let entry = found.get(id);
         if (!entry) found.set(id, (entry = { resolvable: [], hasUnresolvable: false }));
+        const selectionSet = (
+          parse(`{${key}}`).definitions[0] as { selectionSet: SelectionSetNode }
+        ).selectionSet;
+        let names = this.keyFieldNames.get(id);
+        if (!names) this.keyFieldNames.set(id, (names = new Set()));
+        for (const field of selectionSet.selections) {
+          if (field.kind === Kind.FIELD) names.add(field.name.value);
+        }
         if (resolvable) {
           const selection = (parse(`{${key}}`).definitions[0] as { selectionSet: SelectionSetNode })
             .selectionSet;

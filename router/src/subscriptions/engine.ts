@@ -1,6 +1,7 @@
 import { createHash, randomUUID } from 'node:crypto';
 import type { GraphQLDataSource, GraphQLDataSourceProcessOptions } from '@apollo/gateway';
-import type { PlanNode } from '@apollo/query-planner';
+import type { FetchNode, PlanNode } from '@apollo/query-planner';
+import { InflightDeduplicator } from '../dedupe.js';
 import { runPlan } from '../execution/index.js';
 import {
   GraphQLError,
@@ -63,6 +64,8 @@ export interface SubscriptionEngineDeps {
   renewConnectionsAfterMs: number;
   /** The router's one context builder: per-event entity fetches run with the same context as every operation. */
   buildContext: ContextBuilder;
+  /** The anonymous context of an event's fetches of only `@shared` fields (see `Planning.isSharedFetch`). */
+  anonymousContext?: (context: RouterContext) => RouterContext;
   formatError: (formatted: GraphQLFormattedError, error: unknown) => GraphQLFormattedError;
   logger: Logger;
   metrics: SubscriptionMetrics;
@@ -140,6 +143,14 @@ export class SubscriptionEngine {
   private closed = false;
 
   private readonly eventDataSources: ReadonlyMap<string, GraphQLDataSource<RouterContext>>;
+  /**
+   * One resolution for the same event of the same operation reaching many
+   * callers' pipelines at once, when nothing of it depends on the caller
+   * (see {@link Pipeline.resolve}): per-caller subscriptions (every member
+   * of a conversation has their own) deliver one event's result computed
+   * once, and the transports serialise that one object once.
+   */
+  private readonly resolutions = new InflightDeduplicator<SubscriptionEvent>();
 
   constructor(private readonly deps: SubscriptionEngineDeps) {
     this.eventDataSources = deps.dataSources;
@@ -168,7 +179,11 @@ export class SubscriptionEngine {
     if (!upstream) {
       upstream = new Upstream(
         this,
-        { ...this.deps, eventDataSources: this.eventDataSources },
+        {
+          ...this.deps,
+          eventDataSources: this.eventDataSources,
+          resolutions: this.resolutions,
+        },
         {
           key: upstreamKey,
           serviceName: plan.primary.serviceName,
@@ -323,6 +338,8 @@ const RENEWAL_OVERLAP_MS = 2_000;
 /** What an upstream and its pipelines need: the engine's deps and its batching data sources. */
 type PipelineDeps = SubscriptionEngineDeps & {
   readonly eventDataSources: ReadonlyMap<string, GraphQLDataSource<RouterContext>>;
+  /** Resolutions of events that do not depend on the caller, shared while in flight. */
+  readonly resolutions: InflightDeduplicator<SubscriptionEvent>;
 };
 
 class Upstream {
@@ -563,7 +580,33 @@ class Pipeline {
     });
   }
 
-  private async resolve(
+  /**
+   * The client result of one event. When the event's remaining plan fetches
+   * only `@shared` fields (or nothing), the result depends on the operation,
+   * its variables and the event alone, not on the caller: pipelines of
+   * other callers resolving the same event at the same moment share one
+   * resolution.
+   */
+  private resolve(
+    event: FormattedExecutionResult<Record<string, unknown>>,
+  ): Promise<SubscriptionEvent> {
+    const { plan } = this.args;
+    if (!this.callerIndependent) return this.resolveOwn(event);
+    const key = `${plan.key}\0${stableJson(this.args.variables)}\0${JSON.stringify(event)}`;
+    return this.deps.resolutions.run(key, () => this.resolveOwn(event));
+  }
+
+  /** Whether every fetch of the plan's rest selects only `@shared` fields (see `Planning.isSharedFetch`). */
+  private get callerIndependent(): boolean {
+    this.independent ??= everyFetch(this.args.plan.rest, (fetch) =>
+      this.deps.planner.planning.isSharedFetch(fetch),
+    );
+    return this.independent;
+  }
+
+  private independent: boolean | undefined;
+
+  private async resolveOwn(
     event: FormattedExecutionResult<Record<string, unknown>>,
   ): Promise<SubscriptionEvent> {
     const { plan } = this.args;
@@ -599,6 +642,7 @@ class Pipeline {
         node,
         shape: plan.shape,
         dataSources: serviceMap,
+        anonymousContext: this.deps.anonymousContext as ((context: unknown) => unknown) | undefined,
         requestContext: {
           request: {
             query: this.source,
@@ -632,6 +676,24 @@ class Pipeline {
         errors: format([new GraphQLError('Unexpected error.', { originalError: error as Error })]),
       };
     }
+  }
+}
+
+/** Whether `test` holds for every fetch of `node` (true for no node). */
+function everyFetch(node: PlanNode | undefined, test: (fetch: FetchNode) => boolean): boolean {
+  if (!node) return true;
+  switch (node.kind) {
+    case 'Fetch':
+      return test(node);
+    case 'Sequence':
+    case 'Parallel':
+      return node.nodes.every((child) => everyFetch(child, test));
+    case 'Flatten':
+      return everyFetch(node.node, test);
+    case 'Condition':
+      return everyFetch(node.ifClause, test) && everyFetch(node.elseClause, test);
+    default:
+      return false;
   }
 }
 
