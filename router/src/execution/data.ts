@@ -53,8 +53,10 @@ export function deepMerge(target: JsonObject, source: unknown): void {
           deepMerge(existing[i] as JsonObject, element);
         else existing[i] = element;
       }
-    } else {
+    } else if (key === '__proto__') {
       setOwn(target, key, value);
+    } else {
+      target[key] = value;
     }
   }
 }
@@ -139,9 +141,12 @@ export function compileRequires(
 ): RepresentationBuilder {
   const steps = selections.map((selection) => {
     if (selection.kind === 'Field') {
+      const name = selection.alias ?? selection.name;
       return {
         field: true as const,
-        name: selection.alias ?? selection.name,
+        name,
+        // Set as an own property by definition only for the one name that needs it.
+        proto: name === '__proto__',
         sub: selection.selections ? compileRequires(selection.selections, types) : undefined,
       };
     }
@@ -160,11 +165,13 @@ export function compileRequires(
         const value = Object.hasOwn(object, step.name) ? object[step.name] : undefined;
         if (value === undefined) return null;
         const sub = step.sub;
-        if (Array.isArray(value)) {
-          setOwn(result, step.name, sub ? value.map((element) => sub(element)) : value);
-        } else {
-          setOwn(result, step.name, sub ? sub(value) : value);
-        }
+        const copied = !sub
+          ? value
+          : Array.isArray(value)
+            ? value.map((element) => sub(element))
+            : sub(value);
+        if (step.proto) setOwn(result, step.name, copied);
+        else result[step.name] = copied;
       } else if (
         step.condition !== undefined &&
         source &&

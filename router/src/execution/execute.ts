@@ -52,6 +52,8 @@ export interface PlanRun {
   readonly sharedContext?: () => unknown;
   /** The keys each subgraph resolves each entity type by. */
   readonly entityKeys: (subgraph: string, type: string) => EntityKeys | undefined;
+  /** Whether a subgraph declares any key it does not resolve by. */
+  readonly hasUnresolvableKeys: (subgraph: string) => boolean;
   /** Variables as sent, over the operation's defaults (for conditions). */
   readonly defaults: Record<string, unknown>;
   /** The merged result. */
@@ -253,10 +255,11 @@ async function executePlannedFetch(run: PlanRun, fetch: FetchNode, cursor: Curso
   }
   const representations: JsonObject[] = [];
   const representationToEntity: number[] = [];
+  const checkKeys = run.hasUnresolvableKeys(fetch.serviceName);
   for (let i = 0; i < entities.length; i++) {
     const representation = build(entities[i]);
     if (representation && representation.__typename) {
-      ensureResolvableKey(run, fetch.serviceName, representation, entities[i]!);
+      if (checkKeys) ensureResolvableKey(run, fetch.serviceName, representation, entities[i]!);
       applyRewrites(fetch.inputRewrites, representation, run.types);
       representations.push(representation);
       representationToEntity.push(i);

@@ -135,6 +135,7 @@ export async function runPlan(args: {
     dataSources: args.dataSources,
     types: planning.supergraphTypes,
     entityKeys: (subgraph, type) => planning.entityKeys(subgraph, type),
+    hasUnresolvableKeys: (subgraph) => planning.hasUnresolvableKeys(subgraph),
     repairOf: (fetch) => planning.repairOf(fetch),
     isSharedFetch: (fetch) => planning.isSharedFetch(fetch),
     ...(args.anonymousContext

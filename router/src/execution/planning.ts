@@ -52,6 +52,7 @@ export class Planning {
   private readonly graphs = new Map<string, string>();
   /** `subgraph\0type` → its keys (only types with a key in that subgraph). */
   private readonly keys = new Map<string, EntityKeys>();
+  private readonly subgraphsWithUnresolvableKeys = new Set<string>();
   /** `subgraph\0type` → the top-level fields of its keys (resolvable or not). */
   private readonly keyFieldNames = new Map<string, Set<string>>();
 
@@ -107,6 +108,11 @@ export class Planning {
     return this.keys.get(`${subgraph}\0${type}`);
   }
 
+  /** Whether `subgraph` declares any key `resolvable: false` (see `ensureResolvableKey`). */
+  hasUnresolvableKeys(subgraph: string): boolean {
+    return this.subgraphsWithUnresolvableKeys.has(subgraph);
+  }
+
   /** Reads every `@join__type(graph:, key:, resolvable:)` of the supergraph. */
   private indexKeys(): void {
     const graphs = this.graphs;
@@ -158,7 +164,11 @@ export class Planning {
         }
       }
     }
-    for (const [id, entry] of found) this.keys.set(id, entry);
+    for (const [id, entry] of found) {
+      this.keys.set(id, entry);
+      if (entry.hasUnresolvable)
+        this.subgraphsWithUnresolvableKeys.add(id.slice(0, id.indexOf('\0')));
+    }
   }
 
   /** Plans `operationName` of a validated `document` (throws a GraphQLError when it cannot). */

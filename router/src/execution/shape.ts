@@ -53,6 +53,8 @@ type TypeStep =
 
 interface FieldStep {
   readonly kind: 'field';
+  /** The response name is `__proto__`: set as an own property by definition. */
+  readonly proto: boolean;
   readonly conditions: readonly Condition[] | undefined;
   readonly responseName: string;
   /** `__typename` (under whatever alias). */
@@ -133,6 +135,7 @@ export function compileShape(
         if (name === '__typename') {
           steps.push({
             kind: 'field',
+            proto: responseName === '__proto__',
             conditions,
             responseName,
             typename: true,
@@ -145,6 +148,7 @@ export function compileShape(
         if (name === '__schema' || name === '__type') {
           steps.push({
             kind: 'field',
+            proto: responseName === '__proto__',
             conditions,
             responseName,
             typename: false,
@@ -163,6 +167,7 @@ export function compileShape(
         while (isNonNullType(named) || isListType(named)) named = named.ofType;
         steps.push({
           kind: 'field',
+          proto: responseName === '__proto__',
           conditions,
           responseName,
           typename: false,
@@ -335,7 +340,9 @@ class ShapeRun {
       const name = step.responseName;
       const existing = Object.hasOwn(output, name) ? output[name] : undefined;
       if (step.introspection) {
-        if (existing === undefined) setOwn(output, name, this.introspect(step.introspection));
+        if (existing === undefined)
+          if (step.proto) setOwn(output, name, this.introspect(step.introspection));
+          else output[name] = this.introspect(step.introspection);
         continue;
       }
       let value = Object.hasOwn(input, name) ? input[name] : undefined;
@@ -345,7 +352,8 @@ class ShapeRun {
           if (value === null && name !== '__typename') value = input.__typename ?? null;
           const type = typeof value === 'string' && this.types.has(value) ? value : parentType;
           if (!this.types.isObject(type)) return false;
-          setOwn(output, name, type);
+          if (step.proto) setOwn(output, name, type);
+          else output[name] = type;
         }
         continue;
       }
@@ -353,10 +361,12 @@ class ShapeRun {
       const completed = this.complete(existing, step.type!, value, step.selections, parentType);
       this.path.pop();
       if (completed === INVALID) {
-        setOwn(output, name, null);
+        if (step.proto) setOwn(output, name, null);
+        else output[name] = null;
         return false;
       }
-      setOwn(output, name, completed);
+      if (step.proto) setOwn(output, name, completed);
+      else output[name] = completed;
     }
     return true;
   }
