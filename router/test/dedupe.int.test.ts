@@ -5,11 +5,8 @@
  * own request id, log line and metrics. Never mutations, never a cache.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { gql } from 'graphql-tag';
 import { createTokenSigner, type KeyMaterial } from '@arcadia/auth';
-import { ErrorCode, UserError } from '@arcadia/errors';
 import { createLogger } from '@arcadia/observability';
-import { createSubgraphServer, type BaseContext, type SubgraphServer } from '@arcadia/subgraph-kit';
 import {
   eventually,
   startSupergraph,
@@ -17,67 +14,11 @@ import {
   type TestSupergraph,
 } from '@arcadia/testing';
 import { createRouter, parseRouterEnv, type Router } from '../src/index.js';
-import { accountsSubgraph, capturingLogger, postJson } from './fixtures.js';
+import { accountsSubgraph, capturingLogger, postJson, tallySubgraph } from './fixtures.js';
 import { metricValue } from './metrics-text.js';
 
-/** How often each label's resolver ran, in the `tally` subgraph. */
+/** How often each label was resolved in the `tally` subgraph (see `tallySubgraph`). */
 const executions = new Map<string, number>();
-const count = (label: string) => {
-  const n = (executions.get(label) ?? 0) + 1;
-  executions.set(label, n);
-  return n;
-};
-const pause = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
-
-/** Counts executions per label, after `ms`: one count per execution that reached it. */
-function tallySubgraph(keys: KeyMaterial): SubgraphServer {
-  return createSubgraphServer<BaseContext>({
-    name: 'tally',
-    typeDefs: gql`
-      extend schema @link(url: "https://specs.apollo.dev/federation/v2.7", import: ["@key"])
-      type Query {
-        "How many times this label was resolved, this one included; answers after ms."
-        counted(label: String!, ms: Int!): Int!
-        "The caller's user id and the label's count."
-        mine(label: String!, ms: Int!): String!
-        "Fails with NOT_FOUND after ms, counting the attempt."
-        failing(label: String!, ms: Int!): Int
-      }
-      type Mutation {
-        bump(label: String!, ms: Int!): Int!
-      }
-    `,
-    resolvers: {
-      Query: {
-        counted: async (_: unknown, args: { label: string; ms: number }) => {
-          const n = count(args.label);
-          await pause(args.ms);
-          return n;
-        },
-        mine: async (_: unknown, args: { label: string; ms: number }, ctx: BaseContext) => {
-          const n = count(args.label);
-          await pause(args.ms);
-          return `${ctx.caller.userId ?? 'anonymous'}:${n}`;
-        },
-        failing: async (_: unknown, args: { label: string; ms: number }) => {
-          count(args.label);
-          await pause(args.ms);
-          throw new UserError(ErrorCode.NOT_FOUND, 'Nothing here.');
-        },
-      },
-      Mutation: {
-        bump: async (_: unknown, args: { label: string; ms: number }) => {
-          const n = count(args.label);
-          await pause(args.ms);
-          return n;
-        },
-      },
-    },
-    internalSecrets: keys.internalSecrets,
-    logger: createLogger('tally', 'silent'),
-    context: (base) => base,
-  });
-}
 
 let keys: KeyMaterial;
 let supergraph: TestSupergraph;
@@ -95,7 +36,7 @@ beforeAll(async () => {
   keys = await testKeyMaterial();
   signer = createTokenSigner(keys.jwtKeys);
   supergraph = await startSupergraph({
-    subgraphs: [tallySubgraph(keys), accountsSubgraph(keys)],
+    subgraphs: [tallySubgraph(keys, executions), accountsSubgraph(keys)],
     keys,
   });
   const config = (overrides: Record<string, string>) =>

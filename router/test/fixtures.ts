@@ -161,3 +161,60 @@ export async function postJson(
   }
   return { status: res.status, headers: res.headers, body: parsed };
 }
+
+/**
+ * The `tally` subgraph of the deduplication tests: every field counts its
+ * executions per label (in `executions`) and answers after `ms`, so that
+ * requests sent together are in flight together.
+ */
+export function tallySubgraph(keys: KeyMaterial, executions: Map<string, number>): SubgraphServer {
+  const count = (label: string) => {
+    const n = (executions.get(label) ?? 0) + 1;
+    executions.set(label, n);
+    return n;
+  };
+  const pause = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+  const counted = async (_: unknown, args: { label: string; ms: number }) => {
+    const n = count(args.label);
+    await pause(args.ms);
+    return n;
+  };
+  return createSubgraphServer<BaseContext>({
+    name: 'tally',
+    typeDefs: gql`
+      extend schema @link(url: "https://specs.apollo.dev/federation/v2.7", import: ["@key"])
+      type Query {
+        "How many times this label was resolved, this one included; answers after ms."
+        counted(label: String!, ms: Int!): Int!
+        "The caller's user id and the label's count."
+        mine(label: String!, ms: Int!): String!
+        "Fails with NOT_FOUND after ms, counting the attempt."
+        failing(label: String!, ms: Int!): Int
+        "A few kilobytes, so that a shared body is more than one small chunk."
+        bulk(label: String!, ms: Int!): [String!]!
+      }
+      type Mutation {
+        bump(label: String!, ms: Int!): Int!
+      }
+    `,
+    resolvers: {
+      Query: {
+        counted,
+        mine: async (_: unknown, args: { label: string; ms: number }, ctx: BaseContext) =>
+          `${ctx.caller.userId ?? 'anonymous'}:${await counted(_, args)}`,
+        failing: async (_: unknown, args: { label: string; ms: number }) => {
+          await counted(_, args);
+          throw new UserError(ErrorCode.NOT_FOUND, 'Nothing here.');
+        },
+        bulk: async (_: unknown, args: { label: string; ms: number }) => {
+          const n = await counted(_, args);
+          return Array.from({ length: 200 }, (_unused, i) => `${args.label}:${n}:${i}`);
+        },
+      },
+      Mutation: { bump: counted },
+    },
+    internalSecrets: keys.internalSecrets,
+    logger: createLogger('tally', 'silent'),
+    context: (base) => base,
+  });
+}

@@ -5,10 +5,7 @@
  * Never across callers, never mutations, never a cache.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { gql } from 'graphql-tag';
 import { createTokenSigner, type KeyMaterial } from '@arcadia/auth';
-import { createLogger } from '@arcadia/observability';
-import { createSubgraphServer, type BaseContext, type SubgraphServer } from '@arcadia/subgraph-kit';
 import {
   eventually,
   startSupergraph,
@@ -16,67 +13,11 @@ import {
   type TestSupergraph,
 } from '@arcadia/testing';
 import { createRouter, parseRouterEnv, type Router } from '../src/index.js';
-import { capturingLogger } from './fixtures.js';
+import { capturingLogger, tallySubgraph } from './fixtures.js';
 import { metricValue } from './metrics-text.js';
 
-/** How often each label was resolved, in the `tally` subgraph: one count per subgraph request. */
+/** How often each label was resolved in the `tally` subgraph (see `tallySubgraph`). */
 const executions = new Map<string, number>();
-const count = (label: string) => {
-  const n = (executions.get(label) ?? 0) + 1;
-  executions.set(label, n);
-  return n;
-};
-const pause = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
-
-/** Answers after `ms`, so that requests sent together are in flight together. */
-function tallySubgraph(keys: KeyMaterial): SubgraphServer {
-  return createSubgraphServer<BaseContext>({
-    name: 'tally',
-    typeDefs: gql`
-      extend schema @link(url: "https://specs.apollo.dev/federation/v2.7", import: ["@key"])
-      type Query {
-        "How many times this label was resolved, this one included; answers after ms."
-        counted(label: String!, ms: Int!): Int!
-        "The caller's user id and the label's count."
-        mine(label: String!, ms: Int!): String!
-        "A few kilobytes, so that the shared body is more than one small chunk."
-        bulk(label: String!, ms: Int!): [String!]!
-      }
-      type Mutation {
-        bump(label: String!, ms: Int!): Int!
-      }
-    `,
-    resolvers: {
-      Query: {
-        counted: async (_: unknown, args: { label: string; ms: number }) => {
-          const n = count(args.label);
-          await pause(args.ms);
-          return n;
-        },
-        mine: async (_: unknown, args: { label: string; ms: number }, ctx: BaseContext) => {
-          const n = count(args.label);
-          await pause(args.ms);
-          return `${ctx.caller.userId ?? 'anonymous'}:${n}`;
-        },
-        bulk: async (_: unknown, args: { label: string; ms: number }) => {
-          const n = count(args.label);
-          await pause(args.ms);
-          return Array.from({ length: 200 }, (_unused, i) => `${args.label}:${n}:${i}`);
-        },
-      },
-      Mutation: {
-        bump: async (_: unknown, args: { label: string; ms: number }) => {
-          const n = count(args.label);
-          await pause(args.ms);
-          return n;
-        },
-      },
-    },
-    internalSecrets: keys.internalSecrets,
-    logger: createLogger('tally', 'silent'),
-    context: (base) => base,
-  });
-}
 
 let keys: KeyMaterial;
 let supergraph: TestSupergraph;
@@ -89,7 +30,7 @@ const { logger, lines: logs } = capturingLogger();
 beforeAll(async () => {
   keys = await testKeyMaterial();
   signer = createTokenSigner(keys.jwtKeys);
-  supergraph = await startSupergraph({ subgraphs: [tallySubgraph(keys)], keys });
+  supergraph = await startSupergraph({ subgraphs: [tallySubgraph(keys, executions)], keys });
   router = await createRouter({
     config: parseRouterEnv({ ...process.env, LOG_LEVEL: 'silent' }),
     supergraphSdl: supergraph.supergraphSdl,

@@ -15,7 +15,7 @@ function isObject(value: unknown): value is JsonObject {
 }
 
 /** Sets an own property, also for a key that would otherwise set the prototype. */
-function setOwn(target: JsonObject, key: string, value: unknown): void {
+export function setOwn(target: JsonObject, key: string, value: unknown): void {
   if (key === '__proto__') {
     Object.defineProperty(target, key, {
       value,

@@ -33,6 +33,7 @@ import {
 } from 'graphql';
 import { ERRORS } from '@apollo/federation-internals';
 import { ErrorCode } from '@arcadia/errors';
+import { setOwn } from './data.js';
 import type { TypeIndex } from './type-index.js';
 
 type Variables = Record<string, unknown>;
@@ -540,19 +541,6 @@ class ShapeRun {
     }
     const name = field.alias?.value ?? field.name.value;
     return Object.hasOwn(data, name) ? data[name] : undefined;
-  }
-}
-
-function setOwn(target: Record<string, unknown>, key: string, value: unknown): void {
-  if (key === '__proto__') {
-    Object.defineProperty(target, key, {
-      value,
-      writable: true,
-      enumerable: true,
-      configurable: true,
-    });
-  } else {
-    target[key] = value;
   }
 }
 
