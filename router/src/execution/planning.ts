@@ -14,11 +14,8 @@ import {
   type SelectionSetNode,
 } from 'graphql';
 import { compileRequires, type RepresentationBuilder } from './data.js';
-import {
-  analyseRequiresArguments,
-  sharedFetch,
-  type RequiresRepair,
-} from './requires-arguments.js';
+import { analyseRequiresArguments, type RequiresRepair } from './requires-arguments.js';
+import { sharedFetch } from './shared-fetches.js';
 import { indexTypes, type TypeIndex } from './type-index.js';
 
 /** The `@key`s a subgraph resolves an entity type by, as builders of the key's fields. */

@@ -12,6 +12,7 @@ import {
 } from 'graphql';
 import type { Planning } from '../execution/planning.js';
 import { compileShape, type ShapePlan } from '../execution/shape.js';
+import { SHARED_DIRECTIVE } from '../execution/shared-fetches.js';
 
 /** The gateway's view of one operation (fragments resolved, operation picked). */
 export type OperationContext = ReturnType<typeof buildOperationContext>;
@@ -35,9 +36,6 @@ export interface SubscriptionPlan {
   /** A stable key of the document and operation name. */
   readonly key: string;
 }
-
-/** The directive a subgraph puts on a Subscription field whose events do not depend on the caller. */
-export const SHARED_DIRECTIVE = 'shared';
 
 // Plans are pure functions of (supergraph, document); a bounded cache keeps
 // the planner off the path of every subscribe of a popular operation.
