@@ -325,13 +325,13 @@ export class CallerForwardingDataSource extends RemoteGraphQLDataSource<RouterCo
     http: NonNullable<GatewayRequest['http']>,
     bodies: string[],
   ): Promise<SubgraphResponse[]> {
+    // Each operation carries its own request id; the batch goes under the first's.
+    const requestId = http.headers.get('x-request-id');
     const response = await this.fetcher(http.url, {
       method: 'POST',
       headers: {
         'content-type': 'application/json',
-        ...(http.headers.get('x-request-id')
-          ? { 'x-request-id': http.headers.get('x-request-id')! }
-          : {}),
+        ...(requestId ? { 'x-request-id': requestId } : {}),
       },
       body: `[${bodies.join(',')}]`,
     });

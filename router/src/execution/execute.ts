@@ -181,12 +181,7 @@ async function executeRequirementGroup(
   );
   const requiredList = required?._entities;
   if (!Array.isArray(requiredList) || requiredList.length !== indexes.length) return;
-  const variables: Record<string, unknown> = {};
-  const provided = run.requestContext.request.variables;
-  for (const name of group.variableUsages) {
-    if (provided && Object.hasOwn(provided, name) && provided[name] !== undefined)
-      variables[name] = provided[name];
-  }
+  const variables = variablesOf(run, group.variableUsages);
   const ready: JsonObject[] = [];
   const readyIndexes: number[] = [];
   requiredList.forEach((values, i) => {
@@ -212,6 +207,18 @@ async function executeRequirementGroup(
   list.forEach((entity, i) => deepMerge(entities[readyIndexes[i]!]!, entity));
 }
 
+/** The request's variables a fetch uses, as the gateway passes them on (unset ones left out). */
+function variablesOf(run: PlanRun, names: readonly string[] | undefined): Record<string, unknown> {
+  const variables: Record<string, unknown> = {};
+  const provided = run.requestContext.request.variables;
+  if (!names || !provided) return variables;
+  for (const name of names) {
+    if (Object.hasOwn(provided, name) && provided[name] !== undefined)
+      variables[name] = provided[name];
+  }
+  return variables;
+}
+
 function firstKey(keys: readonly RepresentationBuilder[], entity: JsonObject): JsonObject | null {
   for (const key of keys) {
     const fields = key(entity);
@@ -232,14 +239,7 @@ async function executePlannedFetch(run: PlanRun, fetch: FetchNode, cursor: Curso
   }
   if (entities.length === 0) return;
 
-  const variables: Record<string, unknown> = {};
-  const provided = run.requestContext.request.variables;
-  if (fetch.variableUsages && provided) {
-    for (const name of fetch.variableUsages) {
-      if (Object.hasOwn(provided, name) && provided[name] !== undefined)
-        variables[name] = provided[name];
-    }
-  }
+  const variables = variablesOf(run, fetch.variableUsages);
 
   if (!fetch.requires) {
     const received = await send(run, service, fetch, cursor, variables, undefined);
@@ -305,13 +305,8 @@ function ensureResolvableKey(
   const keys = run.entityKeys(subgraph, representation.__typename as string);
   if (!keys?.hasUnresolvable || keys.resolvable.length === 0) return;
   if (keys.resolvable.some((key) => key(representation) !== null)) return;
-  for (const key of keys.resolvable) {
-    const fields = key(entity);
-    if (fields) {
-      deepMerge(representation, fields);
-      return;
-    }
-  }
+  const fields = firstKey(keys.resolvable, entity);
+  if (fields) deepMerge(representation, fields);
 }
 
 async function send(

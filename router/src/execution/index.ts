@@ -7,12 +7,11 @@
  * CPU — the plan, the operation's compiled result shaping and the fetches'
  * representation builders are made once per document, not per request.
  */
-import type { ApolloGateway, GraphQLDataSource } from '@apollo/gateway';
+import { buildOperationContext, type ApolloGateway, type GraphQLDataSource } from '@apollo/gateway';
 import type { PlanNode, QueryPlan } from '@apollo/query-planner';
 import {
   getVariableValues,
   GraphQLError,
-  Kind,
   type DocumentNode,
   type OperationDefinitionNode,
 } from 'graphql';
@@ -74,7 +73,11 @@ export function createPlanExecutor(options: PlanExecutorOptions): GatewayExecuto
     const hashKey = `${queryHash}\0${nameKey}`;
     prepared = byHash.get(hashKey);
     if (!prepared) {
-      const operation = pickOperation(document, operationName);
+      const { operation } = buildOperationContext({
+        schema: planning.apiSchema,
+        operationDocument: document,
+        operationName,
+      });
       prepared = {
         plan: planning.plan(document, operationName),
         shape: compileShape(planning.apiSchema, operation, document),
@@ -161,28 +164,6 @@ export async function runPlan(args: {
     return { extensions: { valueCompletion: shaped.errors }, data: shaped.data };
   }
   return errors.length === 0 ? { data: shaped.data } : { errors, data: shaped.data };
-}
-
-function pickOperation(
-  document: DocumentNode,
-  operationName: string | undefined,
-): OperationDefinitionNode {
-  let found: OperationDefinitionNode | undefined;
-  let count = 0;
-  for (const definition of document.definitions) {
-    if (definition.kind !== Kind.OPERATION_DEFINITION) continue;
-    count++;
-    if (!operationName ? count === 1 : definition.name?.value === operationName) found = definition;
-  }
-  if (!operationName && count > 1) {
-    throw new GraphQLError('Must provide operation name if query contains multiple operations.');
-  }
-  if (!found) {
-    throw new GraphQLError(
-      operationName ? `Unknown operation named "${operationName}".` : 'Must provide an operation.',
-    );
-  }
-  return found;
 }
 
 /** The gateway as Apollo Server uses it: schema loading and lifecycle. */

@@ -121,7 +121,7 @@ export function compileShape(
     } else if (isCompositeType(type)) {
       step = { kind: 'composite', name: type.name };
     } else {
-      step = { kind: 'leaf', name: type.name, valid: leafCheck(schema, type) };
+      step = { kind: 'leaf', name: type.name, valid: leafCheck(type) };
     }
     typeSteps.set(type, step);
     return step;
@@ -133,27 +133,16 @@ export function compileShape(
       if (selection.kind === Kind.FIELD) {
         const name = selection.name.value;
         const responseName = selection.alias?.value ?? name;
-        if (name === '__typename') {
+        // Meta fields: `__typename` from the data, `__schema`/`__type` from graphql-js.
+        const introspection = name === '__schema' || name === '__type';
+        if (name === '__typename' || introspection) {
           steps.push({
             kind: 'field',
             proto: responseName === '__proto__',
             conditions,
             responseName,
-            typename: true,
-            introspection: undefined,
-            type: undefined,
-            selections: undefined,
-          });
-          continue;
-        }
-        if (name === '__schema' || name === '__type') {
-          steps.push({
-            kind: 'field',
-            proto: responseName === '__proto__',
-            conditions,
-            responseName,
-            typename: false,
-            introspection: selection,
+            typename: !introspection,
+            introspection: introspection ? selection : undefined,
             type: undefined,
             selections: undefined,
           });
@@ -241,14 +230,13 @@ function conditionsOf(directives: readonly DirectiveNode[] | undefined): Conditi
 // Int and ID numbers must be integers; strings fit anything but Boolean,
 // Int and Float; enums must name one of their values.
 const INTEGER = /^-?(?:0|[1-9][0-9]*)$/;
-function leafCheck(schema: GraphQLSchema, type: GraphQLOutputType): (value: unknown) => boolean {
+function leafCheck(type: GraphQLOutputType): (value: unknown) => boolean {
   if (!isLeafType(type)) return () => false;
   const builtIn =
     isScalarType(type) && ['Int', 'Float', 'String', 'Boolean', 'ID'].includes(type.name);
   if (isScalarType(type) && !builtIn) return () => true;
   const name = type.name;
   const enumValues = isEnumType(type) ? new Set(type.getValues().map((v) => v.name)) : undefined;
-  void schema;
   return (value) => {
     if (typeof value === 'boolean') return name === 'Boolean';
     if (typeof value === 'number' && Number.isFinite(value)) {

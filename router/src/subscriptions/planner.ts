@@ -1,6 +1,5 @@
 import { createHash } from 'node:crypto';
 import { buildOperationContext } from '@apollo/gateway';
-import type { Schema } from '@apollo/federation-internals';
 import type { FetchNode, PlanNode } from '@apollo/query-planner';
 import {
   GraphQLError,
@@ -46,19 +45,14 @@ const MAX_CACHED_PLANS = 1_000;
  * the gateway uses for queries.
  */
 export class SubscriptionPlanner {
-  /** The public (API) schema clients validate against. */
-  readonly apiSchema: GraphQLSchema;
-  /** The supergraph schema `executeQueryPlan` needs. */
-  readonly supergraphSchema: GraphQLSchema;
-  /** The API schema in federation-internals form, also for `executeQueryPlan`. */
-  readonly apiFederationSchema: Schema;
   private readonly cache = new Map<string, SubscriptionPlan>();
 
   /** @param planning The supergraph as the query executor plans it (one planner for both). */
-  constructor(readonly planning: Planning) {
-    this.apiSchema = planning.apiSchema;
-    this.supergraphSchema = planning.supergraphSchema;
-    this.apiFederationSchema = planning.apiFederationSchema;
+  constructor(readonly planning: Planning) {}
+
+  /** The public (API) schema clients validate against. */
+  get apiSchema(): GraphQLSchema {
+    return this.planning.apiSchema;
   }
 
   /** Plans a validated subscription document; throws a GraphQLError for anything else. */
@@ -100,7 +94,7 @@ export class SubscriptionPlanner {
   }
 
   private isShared(operationContext: OperationContext): boolean {
-    const fields = this.supergraphSchema.getSubscriptionType()?.getFields();
+    const fields = this.planning.supergraphSchema.getSubscriptionType()?.getFields();
     const selections = operationContext.operation.selectionSet.selections;
     // One root field per subscription (graphql validation guarantees it).
     const root = selections[0];
