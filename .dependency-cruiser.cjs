@@ -78,6 +78,17 @@ module.exports = {
       to: { path: '^(subgraphs|workers)/', pathNot: '^subgraphs/[^/]+/src/testing\\.ts$' },
     },
     {
+      name: 'e2e-starts-services-through-their-testing-or-run-entries',
+      severity: 'error',
+      comment:
+        "End-to-end tests start the whole system as the harness does: subgraphs through their testing entry points, workers through their declared run and env entries; clients reach it only through the router's URL.",
+      from: { path: '^e2e/' },
+      to: {
+        path: '^(subgraphs|workers|router)/',
+        pathNot: ['^subgraphs/[^/]+/src/testing\\.ts$', '^workers/[^/]+/src/(run|env)\\.ts$'],
+      },
+    },
+    {
       name: 'services-never-import-the-router',
       severity: 'error',
       comment: 'Subgraphs and workers are reached by the router, never the other way round.',
@@ -110,7 +121,7 @@ module.exports = {
       exportsFields: ['exports'],
       conditionNames: ['import', 'require', 'node', 'default', 'types'],
       extensions: ['.ts', '.js', '.mjs', '.cjs', '.json'],
-      mainFields: ['module', 'main', 'types'],
+      mainFields: ['module', 'main', 'types', 'typings'],
     },
     reporterOptions: { text: { highlightFocused: true } },
   },

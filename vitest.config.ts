@@ -13,7 +13,12 @@ const graphqlCjs = createRequire(import.meta.url).resolve('graphql');
 export default defineConfig({
   resolve: { alias: [{ find: /^graphql$/, replacement: graphqlCjs }] },
   test: {
-    include: ['{packages,subgraphs,router,workers,schema}/**/*.test.ts', 'scripts/**/*.test.ts'],
+    include: [
+      '{packages,subgraphs,router,workers,schema}/**/*.test.ts',
+      'scripts/**/*.test.ts',
+      'e2e/**/*.test.ts',
+      'apps/**/*.test.ts',
+    ],
     // dist/: `npm run build` output, never a test source.
     exclude: ['**/node_modules/**', '**/dist/**'],
     testTimeout: 30_000,
