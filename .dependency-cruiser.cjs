@@ -104,6 +104,14 @@ module.exports = {
       to: { path: '/test/' },
     },
     {
+      name: 'apps-use-the-public-sdk-only',
+      severity: 'error',
+      comment:
+        'Client apps reach Arcadia through the router with the published SDK, like any partner: no private package, service or test code.',
+      from: { path: '^apps/[^/]+/src/' },
+      to: { path: '^(packages/(?!sdk/)|subgraphs/|workers/|router/|e2e/|schema/)' },
+    },
+    {
       name: 'no-unresolvable',
       severity: 'error',
       comment: 'An import that resolves to nothing fails at run time.',
@@ -120,7 +128,7 @@ module.exports = {
     enhancedResolveOptions: {
       exportsFields: ['exports'],
       conditionNames: ['import', 'require', 'node', 'default', 'types'],
-      extensions: ['.ts', '.js', '.mjs', '.cjs', '.json'],
+      extensions: ['.ts', '.tsx', '.js', '.mjs', '.cjs', '.json'],
       mainFields: ['module', 'main', 'types', 'typings'],
     },
     reporterOptions: { text: { highlightFocused: true } },

@@ -20,21 +20,9 @@ CHROMIUM="${CHROMIUM_PATH:-/usr/bin/chromium}"
 
 export DEBIAN_FRONTEND=noninteractive
 
-log() { printf '[chromium] %s\n' "$*" >&2; }
-die() {
-  printf '[chromium] ERROR: %s\n' "$*" >&2
-  exit 1
-}
-
-as_root() {
-  if ((EUID == 0)); then
-    "$@"
-  elif command -v sudo >/dev/null 2>&1; then
-    sudo "$@"
-  else
-    die "need root (or sudo) to run: $*"
-  fi
-}
+LOG_TAG=chromium
+# shellcheck source=../lib/shell.sh
+source "$SCRIPT_DIR/lib/shell.sh"
 
 if [[ -x $CHROMIUM ]]; then exit 0; fi
 [[ $CHROMIUM == /usr/bin/chromium ]] || die "CHROMIUM_PATH=$CHROMIUM is not an executable file"

@@ -1,8 +1,9 @@
 /**
  * Runs the whole system in the foreground for local use: every subgraph
- * (`subgraphs/<name>/src/index.ts`), every worker (`workers/<queue>/src/index.ts`)
- * and the router, each in its own process with its output prefixed. Prints
- * the Sandbox URL once the router is ready. A process that crashes is
+ * (`subgraphs/<name>/src/index.ts`), every worker (`workers/<queue>/src/index.ts`),
+ * the router and the web console's dev server (`apps/console`, Vite on 5173),
+ * each in its own process with its output prefixed. Prints the Sandbox and
+ * console URLs once the router is ready. A process that crashes is
  * restarted with back-off (`lib/supervisor.ts`); Ctrl-C stops everything.
  */
 import { existsSync, readdirSync } from 'node:fs';
@@ -13,6 +14,8 @@ import { superviseProcesses, type SupervisedService } from './lib/supervisor.js'
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const routerUrl = `http://localhost:${process.env.PORT ?? '4000'}`;
+const consoleDir = join(root, 'apps/console');
+const consoleUrl = 'http://localhost:5173';
 
 function entries(folder: string, file: string): { name: string; entry: string }[] {
   const dir = join(root, folder);
@@ -33,6 +36,21 @@ const services: SupervisedService[] = [
   cwd: root,
   env: process.env,
 }));
+
+if (existsSync(join(consoleDir, 'vite.config.ts'))) {
+  services.push({
+    name: 'console',
+    command: process.execPath,
+    args: [join(root, 'node_modules/vite/bin/vite.js'), '--port', '5173', '--strictPort'],
+    cwd: consoleDir,
+    // The console finds the router on port 4000 of the host it was loaded
+    // from; only another PORT needs saying.
+    env:
+      process.env.PORT && !process.env.VITE_ARCADIA_URL
+        ? { ...process.env, VITE_ARCADIA_URL: `${routerUrl}/graphql` }
+        : process.env,
+  });
+}
 
 const colours = [36, 35, 33, 32, 34, 31];
 const tags = new Map(
@@ -83,8 +101,11 @@ async function waitForRouter(): Promise<void> {
 waitForRouter().then(
   () => {
     if (!stopping) {
+      const web = services.some((s) => s.name === 'console')
+        ? `\n  Console:        ${consoleUrl}`
+        : '';
       console.log(
-        `\n  Arcadia is up. Apollo Sandbox: ${routerUrl}/graphql  (Ctrl-C stops everything)\n`,
+        `\n  Arcadia is up (Ctrl-C stops everything).\n  Apollo Sandbox: ${routerUrl}/graphql${web}\n`,
       );
     }
   },

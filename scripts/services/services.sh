@@ -61,24 +61,12 @@ export DEBIAN_FRONTEND=noninteractive
 
 # ---------------------------------------------------------------- helpers ---
 
-log() { printf '[services] %s\n' "$*" >&2; }
-die() {
-  printf '[services] ERROR: %s\n' "$*" >&2
-  exit 1
-}
+LOG_TAG=services
+# shellcheck source=../lib/shell.sh
+source "$SCRIPT_DIR/../lib/shell.sh"
 
 now() { printf '%s' "${EPOCHREALTIME/,/.}"; }
 elapsed() { awk -v a="$1" -v b="$(now)" 'BEGIN { printf "%.1f", b - a }'; }
-
-as_root() {
-  if ((EUID == 0)); then
-    "$@"
-  elif command -v sudo >/dev/null 2>&1; then
-    sudo "$@"
-  else
-    die "need root (or sudo) to run: $*"
-  fi
-}
 
 # Prints the last lines of a log file, framed, to stderr.
 show_log() {
